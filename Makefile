@@ -1,0 +1,118 @@
+# Missive: build, run and test.
+#
+#   make            build bin/missive-{api,sse,worker,migrate}
+#   make run        install what is missing, build, start the whole stack on 127.0.0.1:8080
+#   make test       install what is missing, build, run every test (unit, contract lint,
+#                   end-to-end, then all of it again under AddressSanitizer + UBSan)
+#   make SANITIZE=1 build the sanitizer variant into build/asan/bin
+#   make bench      run the benchmarks under bench/ (prints numbers, asserts nothing)
+
+CC      ?= cc
+PKGS    := libpq
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wno-format-nonliteral
+CPPFLAGS += -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := -lfcgi -lpq -lmicrohttpd -ljansson -lcurl -ljwt -lssl -lcrypto -largon2 -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+  OUT     := build/asan
+  CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+  BIN     := $(OUT)/bin
+else
+  OUT     := build/release
+  BIN     := bin
+endif
+
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS)
+
+LIB_SRC     := $(wildcard lib/*.c)
+API_SRC     := $(wildcard api/*.c)
+SSE_SRC     := $(wildcard sse/*.c)
+WORKER_SRC  := $(wildcard workers/*.c)
+MIGRATE_SRC := db/migrate.c
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+
+LIB_OBJ    := $(call obj,$(LIB_SRC))
+# api/main.c is left out of the unit-test link so tests can reach the api modules.
+API_OBJ    := $(call obj,$(API_SRC))
+API_LIBOBJ := $(call obj,$(filter-out api/main.c,$(API_SRC)))
+SSE_OBJ    := $(call obj,$(SSE_SRC))
+WORKER_OBJ := $(call obj,$(WORKER_SRC))
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+
+PROGS := $(BIN)/missive-api $(BIN)/missive-sse $(BIN)/missive-worker $(BIN)/missive-migrate
+
+.SECONDARY:
+.PHONY: all deps run test test-unit test-e2e test-asan lint-openapi bench clean format
+all: $(PROGS)
+
+# Unit tests reach into api/ as well as lib/.
+$(OUT)/obj/tests/%.o: CPPFLAGS += -Iapi
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BIN)/missive-api: $(API_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/missive-sse: $(SSE_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/missive-worker: $(WORKER_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/missive-migrate: $(call obj,$(MIGRATE_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(API_LIBOBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+deps:
+	@bash deploy/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash deploy/run-local.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+test-unit: unit
+
+lint-openapi:
+	@bash tests/e2e/lint-openapi.sh
+
+test-e2e: all
+	@MISSIVE_BIN_DIR=$(abspath $(BIN)) bash tests/e2e/run.sh
+
+# The whole suite again against sanitizer builds; any report fails the run.
+test-asan:
+	@$(MAKE) --no-print-directory SANITIZE=1 all unit
+	@MISSIVE_BIN_DIR=$(abspath build/asan/bin) bash tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-asan
+
+bench: all
+	@bash bench/run.sh
+
+format:
+	clang-format -i lib/*.[ch] api/*.[ch] sse/*.[ch] workers/*.[ch] db/*.c tests/unit/*.c
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,77 @@
+/*
+ * config: one table of settings shared by every Missive program.
+ *
+ * Sources, later wins: built-in defaults, the config file (`key = value` lines,
+ * `#` comments), then environment variables named MISSIVE_<KEY IN UPPER CASE>
+ * (db_url -> MISSIVE_DB_URL). An unknown key in the file, a value of the wrong
+ * type or out of bounds is an error that names the key. Every program reads the
+ * whole table and uses the part it needs, so one file serves the whole stack.
+ */
+#ifndef MISSIVE_CONFIG_H
+#define MISSIVE_CONFIG_H
+
+#include <stdio.h>
+
+struct config {
+    /* database */
+    char *db_url; /* libpq conninfo or postgresql:// URI */
+
+    /* logging */
+    char *log_level;
+
+    /* missive-api */
+    char *api_listen;    /* "unix:/path" or "host:port" (FastCGI) */
+    int api_socket_mode; /* octal mode of a unix socket */
+    int api_threads;
+    int api_body_limit; /* bytes */
+    int api_backlog;
+
+    /* tokens and passwords */
+    char *token_secret;   /* HS256 key, >= 32 bytes */
+    int access_ttl;       /* seconds */
+    int refresh_ttl;      /* seconds */
+    int argon2_memory_kib;
+    int argon2_iterations;
+
+    /* conversations and messages */
+    int send_batching;     /* 0 or 1 */
+    int send_max_batch;
+    int group_max_members;
+    int edit_window;       /* seconds */
+
+    /* missive-sse */
+    char *sse_listen; /* "host:port" */
+    int sse_heartbeat; /* seconds */
+    int sse_max_connections;
+
+    /* missive-worker */
+    int worker_poll_interval; /* seconds */
+
+    /* public */
+    char *public_url; /* as browsers see it, e.g. http://127.0.0.1:8080 */
+};
+
+/* Fills *cfg with the defaults. Strings are heap copies owned by cfg. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads defaults, then the file (if path is not NULL), then the environment.
+ * On error returns -1 and writes a one-line reason into err.
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one key from text, as the file would. -1 with a reason on error. */
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks cross-field rules (secret length, ...). -1 with a reason on error. */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Writes every key = value, secrets redacted, for --check-config and startup logs. */
+void config_dump(const struct config *cfg, FILE *out);
+
+void config_release(struct config *cfg);
+
+/* Prints the table (key, env var, default, description) for --help. */
+void config_help(FILE *out);
+
+#endif

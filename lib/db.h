@@ -1,0 +1,56 @@
+/*
+ * db: a PostgreSQL connection that heals itself.
+ *
+ * Each thread owns one struct db. Queries are always parameterized (text params).
+ * When the connection is found broken, the next call reconnects once before
+ * giving up, so a database restart costs the callers in flight a DB_UNAVAILABLE
+ * (HTTP 503) and nothing more. Results are classified so that callers never parse
+ * SQLSTATE themselves.
+ */
+#ifndef MISSIVE_DB_H
+#define MISSIVE_DB_H
+
+#include <libpq-fe.h>
+
+enum db_status {
+    DB_OK = 0,          /* command ok, or rows returned (maybe zero) */
+    DB_CONFLICT,        /* unique violation (23505) */
+    DB_CONSTRAINT,      /* other integrity violation (23xxx) */
+    DB_RETRY,           /* serialization failure / deadlock (40001, 40P01) */
+    DB_UNAVAILABLE,     /* cannot reach the server, or it is shutting down */
+    DB_ERROR,           /* anything else: a bug or a bad query */
+};
+
+struct db;
+
+/* Does not connect yet; the first query does. conninfo is copied. */
+struct db *db_new(const char *conninfo);
+void db_free(struct db *db);
+
+/* Connects now if not connected. Returns DB_OK or DB_UNAVAILABLE. */
+enum db_status db_connect(struct db *db);
+PGconn *db_conn(struct db *db);
+
+/*
+ * Runs sql with n text params (NULL = SQL NULL). On DB_OK *out (if not NULL)
+ * receives the result, which the caller PQclear()s; on any other status *out is
+ * NULL. A broken connection outside a transaction is reconnected and the query
+ * retried once; inside a transaction it is not (the transaction is gone).
+ */
+enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int n,
+                       const char *const *params);
+
+/* BEGIN / COMMIT / ROLLBACK. rollback never fails loudly. */
+enum db_status db_begin(struct db *db);
+enum db_status db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* The last error text for logs (never sent to clients). */
+const char *db_last_error(const struct db *db);
+/* The last SQLSTATE ("" if none). */
+const char *db_last_sqlstate(const struct db *db);
+
+/* Classifies a SQLSTATE string. */
+enum db_status db_classify_sqlstate(const char *sqlstate);
+
+#endif

@@ -1,0 +1,183 @@
+// Tests of openapi.yaml itself and of the contract checker (lib/contract.mjs).
+// These need no running stack: they check the checker can fail.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SPEC_PATH, ContractError, createChecker, loadSpec, parseSpec, parseMediaType } from './lib/contract.mjs';
+
+const spec = loadSpec();
+const checker = createChecker(spec);
+
+const H = (extra = {}) => new Headers({ 'x-request-id': 'req-1', ...extra });
+const json = (status, body, extra = {}) => ({
+  status,
+  headers: H({ 'content-type': 'application/json', ...extra }),
+  body,
+  text: JSON.stringify(body),
+});
+const problem = (status, slug, extra = {}, fields = {}) => {
+  const body = { type: `https://missive.dev/problems/${slug}`, title: slug, status, ...fields };
+  return { status, headers: H({ 'content-type': 'application/problem+json', ...extra }), body, text: JSON.stringify(body) };
+};
+const user = { id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z' };
+const publicUser = { id: 7, username: 'alice', display_name: 'Alice' };
+const session = {
+  access_token: 'a.b.c',
+  token_type: 'Bearer',
+  expires_in: 900,
+  refresh_token: 'r',
+  session_id: 3,
+  user,
+};
+
+function rejects(fn, pattern) {
+  assert.throws(fn, (e) => {
+    assert.ok(e instanceof ContractError, `expected ContractError, got ${e}`);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => {
+  assert.equal(spec.openapi, '3.1.0');
+  const ops = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const m of checker.documentedMethods(item)) ops.push(`${m.toUpperCase()} ${path} ${item[m].operationId}`);
+  }
+  assert.deepEqual(ops.sort(), [
+    'DELETE /v1/sessions/current deleteCurrentSession',
+    'GET /healthz getHealth',
+    'GET /metrics getMetrics',
+    'GET /v1/me getMe',
+    'GET /v1/users listUsers',
+    'GET /v1/users/{id} getUser',
+    'PATCH /v1/me updateMe',
+    'POST /v1/accounts createAccount',
+    'POST /v1/sessions createSession',
+    'POST /v1/sessions/refresh refreshSession',
+  ]);
+  // every schema anywhere compiles, so every $ref resolves
+  assert.ok(checker.compileAll() > 10);
+});
+
+test('openapi.yaml: duplicate keys are a parse error', () => {
+  assert.throws(() => parseSpec('openapi: 3.1.0\ninfo: {}\ninfo: {}\n'), /[Mm]ap keys must be unique|duplicate/i);
+});
+
+test('openapi.yaml: every component is referenced (except MethodNotAllowed, used by the checker)', () => {
+  const text = readFileSync(SPEC_PATH, 'utf8');
+  const unused = [];
+  for (const [kind, entries] of Object.entries(spec.components)) {
+    if (kind === 'securitySchemes') continue; // referenced by name in `security`
+    for (const name of Object.keys(entries)) {
+      if (kind === 'responses' && name === 'MethodNotAllowed') continue;
+      if (!text.includes(`'#/components/${kind}/${name}'`)) unused.push(`${kind}/${name}`);
+    }
+  }
+  assert.deepEqual(unused, []);
+});
+
+test('openapi.yaml: every problem response pins its slug to its status', () => {
+  const slugStatus = {
+    'bad-request': 400, unauthorized: 401, forbidden: 403, 'not-found': 404, 'method-not-allowed': 405,
+    conflict: 409, 'payload-too-large': 413, 'unsupported-media-type': 415, validation: 422,
+    'rate-limited': 429, internal: 500, unavailable: 503,
+  };
+  assert.deepEqual(
+    spec.components.schemas.Problem.properties.type.enum.sort(),
+    Object.keys(slugStatus).map((s) => `https://missive.dev/problems/${s}`).sort(),
+  );
+  for (const [name, r] of Object.entries(spec.components.responses)) {
+    const pinned = r.content['application/problem+json'].schema.allOf[1].properties;
+    const slug = pinned.type.const.replace('https://missive.dev/problems/', '');
+    assert.equal(pinned.status.const, slugStatus[slug], `${name}: ${slug}`);
+  }
+});
+
+test('openapi.yaml and api/routes.c name the same operations with the same auth', (t) => {
+  const routesC = fileURLToPath(new URL('../../api/routes.c', import.meta.url));
+  if (!existsSync(routesC)) return t.skip('api/routes.c not present');
+  const rows = [...readFileSync(routesC, 'utf8').matchAll(/\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*\w+\s*,\s*(ROUTE_\w+)\s*\}/g)];
+  assert.ok(rows.length > 0, 'found route rows in api/routes.c');
+  const fromC = rows.map(([, m, path, auth]) => `${m} ${path} ${auth === 'ROUTE_PUBLIC' ? 'public' : 'bearer'}`).sort();
+  const fromSpec = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const m of checker.documentedMethods(item)) {
+      const security = item[m].security ?? spec.security ?? [];
+      fromSpec.push(`${m.toUpperCase()} ${path} ${security.length === 0 ? 'public' : 'bearer'}`);
+    }
+  }
+  assert.deepEqual(fromSpec.sort(), fromC);
+});
+
+test('checker accepts documented answers', () => {
+  checker.checkResponse('POST', '/v1/accounts', json(201, user, { location: '/v1/users/7' }));
+  checker.checkResponse('POST', '/v1/sessions', json(201, session));
+  checker.checkResponse('POST', '/v1/sessions/refresh', json(200, session));
+  checker.checkResponse('GET', '/v1/users/7', json(200, publicUser));
+  checker.checkResponse('GET', '/v1/users?q=al&limit=2', json(200, { users: [publicUser], next_cursor: 'abc' }));
+  checker.checkResponse('GET', '/v1/users', json(200, { users: [], next_cursor: null }));
+  checker.checkResponse('GET', '/v1/me', problem(401, 'unauthorized', { 'www-authenticate': 'Bearer realm="missive"' }));
+  checker.checkResponse('POST', '/v1/accounts', problem(422, 'validation', {}, { detail: 'x', field: 'username' }));
+  checker.checkResponse('DELETE', '/v1/sessions/current', { status: 204, headers: H(), body: '', text: '' });
+  checker.checkResponse('GET', '/healthz', json(200, { status: 'ok', checks: { database: 'ok' } }));
+  checker.checkResponse('GET', '/healthz', json(503, { status: 'unavailable', checks: { database: 'unavailable' } }));
+  checker.checkResponse('GET', '/metrics', {
+    status: 200,
+    headers: H({ 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+    body: 'x 1\n',
+    text: 'x 1\n',
+  });
+  checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed', { allow: 'GET, PATCH' }));
+  checker.checkResponse('GET', '/v1/nope', problem(404, 'not-found'), { undocumented: true });
+  // a literal path beats a template
+  assert.equal(checker.findOperation('DELETE', '/v1/sessions/current').operation.operationId, 'deleteCurrentSession');
+  assert.equal(checker.findOperation('GET', '/v1/users/12?x=1').operation.operationId, 'getUser');
+  assert.equal(checker.findOperation('GET', '/v1/users/12/x'), null);
+});
+
+test('checker rejects a body that violates the schema', () => {
+  const { created_at, ...noCreatedAt } = user;
+  rejects(() => checker.checkResponse('GET', '/v1/me', json(200, noCreatedAt)), /must have required property 'created_at'/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', json(200, { ...user, id: '7' })), /body\/id must be integer/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', json(200, { ...user, created_at: 'yesterday' })), /date-time/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', json(200, { ...user, password: 'x' })), /additional properties 'password'/);
+  rejects(() => checker.checkResponse('GET', '/v1/users/7', json(200, user)), /'created_at'/);
+  rejects(() => checker.checkResponse('POST', '/v1/sessions', json(201, { ...session, token_type: 'bearer' })), /token_type/);
+  rejects(() => checker.checkResponse('GET', '/v1/users', json(200, { users: [] })), /next_cursor/);
+  rejects(() => checker.checkResponse('GET', '/v1/users', json(200, { users: [], next_cursor: 5 })), /next_cursor/);
+});
+
+test('checker rejects wrong media types, missing headers and stray bodies', () => {
+  rejects(() => checker.checkResponse('GET', '/v1/me', { ...json(200, user), headers: H({ 'content-type': 'text/html' }) }), /not documented/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', { ...json(200, user), headers: new Headers({ 'content-type': 'application/json' }) }), /X-Request-Id/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', { status: 200, headers: H({ 'content-type': 'application/json' }), body: '{', text: '{' }), /not valid JSON/);
+  rejects(() => checker.checkResponse('POST', '/v1/accounts', json(201, user)), /Location/);
+  rejects(() => checker.checkResponse('POST', '/v1/accounts', json(201, user, { location: '/users/7' })), /Location/);
+  rejects(() => checker.checkResponse('GET', '/v1/me', problem(401, 'unauthorized')), /WWW-Authenticate/);
+  rejects(() => checker.checkResponse('DELETE', '/v1/sessions/current', json(204, {})), /no body/);
+  rejects(() => checker.checkResponse('GET', '/metrics', { status: 200, headers: H({ 'content-type': 'text/plain' }), body: '', text: '' }), /not documented/);
+  // an error as plain JSON instead of problem+json
+  rejects(() => checker.checkResponse('GET', '/v1/users/1', json(404, { error: 'not found' })), /not documented/);
+});
+
+test('checker rejects undocumented statuses, mismatched problem slugs and unknown routes', () => {
+  rejects(() => checker.checkResponse('GET', '/v1/me', problem(404, 'not-found')), /status 404 is not documented/);
+  rejects(() => checker.checkResponse('POST', '/v1/accounts', problem(400, 'validation', {}, { field: 'x' })), /allowed|equal to constant/);
+  rejects(() => checker.checkResponse('POST', '/v1/accounts', problem(422, 'validation')), /field/);
+  rejects(() => checker.checkResponse('GET', '/v1/nope', problem(404, 'not-found')), /no path in openapi.yaml/);
+  rejects(() => checker.checkResponse('GET', '/v1/nope', json(404, { status: 404 }), { undocumented: true }));
+  rejects(() => checker.checkResponse('GET', '/v1/nope', json(200, {}), { undocumented: true }), /error status/);
+  rejects(() => checker.checkResponse('PUT', '/v1/me', problem(404, 'not-found')), /must answer 405/);
+  rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed')), /Allow/);
+  rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed', { allow: 'GET' })), /lacks documented method PATCH/);
+  rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed', { allow: 'GET, PATCH, PUT' })), /lists PUT/);
+});
+
+test('parseMediaType', () => {
+  assert.deepEqual(parseMediaType('Application/JSON; charset="utf-8"'), { type: 'application/json', params: { charset: 'utf-8' } });
+  assert.equal(parseMediaType(''), null);
+  assert.equal(parseMediaType(null), null);
+});
