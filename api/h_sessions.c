@@ -38,7 +38,9 @@ static void answer_session(struct req *r, int status, const PGresult *user, long
 {
     long long uid = strtoll(PQgetvalue(user, 0, 0), NULL, 10);
     int ttl = r->app->cfg->access_ttl;
-    char *access = token_issue(r->app->token_key, r->app->token_keylen, "access", uid, sid, NULL,
+    char jti[33];
+    crypto_random_hex16(jti); /* two tokens issued in the same second still differ */
+    char *access = token_issue(r->app->token_key, r->app->token_keylen, "access", uid, sid, jti,
                                time(NULL), ttl);
     if (!access) {
         http_problem(r, PROB_INTERNAL, NULL, "The access token could not be issued.");
@@ -90,7 +92,7 @@ void h_sessions_create(struct req *r)
         unauthorized_login(r);
         goto out;
     }
-    if (!password_verify(PQgetvalue(user, 0, 4), password)) {
+    if (!password_verify(PQgetvalue(user, 0, H_USER_NCOLUMNS), password)) {
         log_info("login_failed", "wrong password for user %s", PQgetvalue(user, 0, 0));
         unauthorized_login(r);
         goto out;
@@ -173,7 +175,7 @@ void h_sessions_refresh(struct req *r)
                  "  expires_at = now() + make_interval(secs => $3::int)"
                  "  WHERE id IN (SELECT session_id FROM spent))"
                  " SELECT u.id, u.username, u.display_name, "
-                 SQL_TS("u.created_at") ", spent.session_id"
+                 SQL_TS("u.created_at") ", u.dm_policy, spent.session_id"
                  " FROM spent JOIN users u ON u.id = spent.user_id",
                  3, p);
     if (st != DB_OK) {
@@ -186,7 +188,7 @@ void h_sessions_refresh(struct req *r)
                      "The refresh token is not valid, was already used, or its session ended.");
         goto out;
     }
-    answer_session(r, 200, res, strtoll(PQgetvalue(res, 0, 4), NULL, 10), refresh);
+    answer_session(r, 200, res, strtoll(PQgetvalue(res, 0, H_USER_NCOLUMNS), NULL, 10), refresh);
 out:
     PQclear(res);
     free(refresh);

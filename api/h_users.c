@@ -19,8 +19,10 @@ json_t *h_user_json(const PGresult *res, int row, int full)
     json_object_set_new(o, "id", json_integer(strtoll(PQgetvalue(res, row, 0), NULL, 10)));
     json_object_set_new(o, "username", json_string(PQgetvalue(res, row, 1)));
     json_object_set_new(o, "display_name", json_string(PQgetvalue(res, row, 2)));
-    if (full)
+    if (full) {
         json_object_set_new(o, "created_at", json_string(PQgetvalue(res, row, 3)));
+        json_object_set_new(o, "dm_policy", json_string(PQgetvalue(res, row, 4)));
+    }
     return o;
 }
 
@@ -53,10 +55,11 @@ void h_me_patch(struct req *r)
 {
     static const struct jsonv_field fields[] = {
         {"display_name", JV_STRING, 0, 0, 0, 0},
+        {"dm_policy", JV_STRING, 0, 0, 0, 0},
         JSONV_END,
     };
     json_t *body = http_body(r, fields);
-    const char *display;
+    const char *display, *policy;
     char idtext[24];
     PGresult *res = NULL;
     enum db_status st;
@@ -64,17 +67,26 @@ void h_me_patch(struct req *r)
     if (!body)
         return;
     display = jsonv_str(body, "display_name", NULL);
+    policy = jsonv_str(body, "dm_policy", NULL);
+    if (policy && strcmp(policy, "anyone") != 0 && strcmp(policy, "groups") != 0 &&
+        strcmp(policy, "nobody") != 0) {
+        http_problem(r, PROB_VALIDATION, "dm_policy",
+                     "dm_policy is \"anyone\", \"groups\" (people you share a group with) or "
+                     "\"nobody\".");
+        return;
+    }
     if (display && !validate_display_name(display)) {
         http_problem(r, PROB_VALIDATION, "display_name",
                      "A display name is 1 to 64 characters with no control characters.");
         return;
     }
     snprintf(idtext, sizeof idtext, "%lld", r->user_id);
-    const char *p[2] = {idtext, display};
+    const char *p[3] = {idtext, display, policy};
     st = db_exec(r->db, &res,
-                 "UPDATE users SET display_name = coalesce($2, display_name), updated_at = now()"
+                 "UPDATE users SET display_name = coalesce($2, display_name),"
+                 " dm_policy = coalesce($3, dm_policy), updated_at = now()"
                  " WHERE id = $1 RETURNING " H_USER_COLUMNS,
-                 2, p);
+                 3, p);
     if (st != DB_OK) {
         http_db_error(r, st);
         return;

@@ -53,13 +53,20 @@ void h_blocks_list(struct req *r);
 /* h_events.c */
 void h_events_list(struct req *r);
 
+/* h_live.c */
+void h_stream_ticket(struct req *r);
+void h_typing(struct req *r);
+void h_presence(struct req *r);
+
 /* h_ops.c */
 void h_ops_healthz(struct req *r);
 void h_ops_metrics(struct req *r);
 
 /* Shared by the user handlers: a user JSON object from columns
- * (id, username, display_name[, created_at]) of row. full adds created_at. */
+ * (id, username, display_name[, created_at, dm_policy]) of row. full adds the last two,
+ * which only the user themself sees. */
 json_t *h_user_json(const PGresult *res, int row, int full);
-#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at")
+#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at") ", dm_policy"
+#define H_USER_NCOLUMNS 5
 
 #endif

@@ -42,6 +42,10 @@ const struct route routes[] = {
     {"DELETE", "/v1/blocks/{user_id}", h_blocks_delete, ROUTE_USER},
 
     {"GET", "/v1/events", h_events_list, ROUTE_USER},
+
+    {"POST", "/v1/stream/tickets", h_stream_ticket, ROUTE_USER},
+    {"POST", "/v1/conversations/{id}/typing", h_typing, ROUTE_USER},
+    {"GET", "/v1/presence", h_presence, ROUTE_USER},
 };
 
 const size_t routes_count = sizeof routes / sizeof routes[0];

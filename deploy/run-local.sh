@@ -14,8 +14,9 @@ export MISSIVE_HTTP_PORT=${MISSIVE_HTTP_PORT:-8080}
 
 say() { printf 'run: %s\n' "$*" >&2; }
 
-if [ -d "$DIR" ] && bash "$STACK" status "$DIR" 2>/dev/null | grep -q ' running '; then
-    bash "$STACK" status "$DIR" >&2 || true
+status=$(bash "$STACK" status "$DIR" 2>/dev/null) || true
+if [[ $status == *" running "* ]]; then
+    printf '%s\n' "$status" >&2
     say "a stack is already running in var/ (another 'make run'?)."
     say "stop it with: bash deploy/stack.sh stop var"
     exit 1

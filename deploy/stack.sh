@@ -43,12 +43,13 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '5,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 is_root() { [ "$(id -u)" = 0 ]; }
 rand_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 now_ms() { date +%s%3N; }
+proc_state() { sed 's/^.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null; }
 
 # Runs a command as the OS user that owns the cluster (initdb refuses root).
 as_pg() {
@@ -109,7 +110,14 @@ pid_of() {
     [ -r "$f" ] || return 1
     read -r pid <"$f" 2>/dev/null || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    local try
+    for try in 1 2 3 4 5; do
+        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+        [ -z "$cmd" ] || break
+        # Empty: a zombie, or a process in the middle of execve.
+        [ "$(proc_state "$pid")" != Z ] || return 1
+        sleep 0.01
+    done
     [[ $cmd == *"$DIR/"* ]] || return 1
     echo "$pid"
 }
@@ -246,8 +254,6 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
     chmod 644 "$PGDATA/missive.conf"
 }
-
-proc_state() { sed 's/^.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null; }
 
 # After a crash postmaster.pid names a dead postmaster. PostgreSQL removes it
 # itself, unless that pid is still a zombie (not yet reaped: kill -0 works).
@@ -483,9 +489,23 @@ on_start_exit() {
     exit "$rc"
 }
 
+# A start on a running stack must not move it to other ports.
+check_same_urls() {
+    local name http=$HTTP_URL sse=$SSE_URL
+    [ -f "$DIR/stack.env" ] || return 0
+    for name in api sse worker nginx; do
+        running "$name" || continue
+        load_env
+        [ "$HTTP_URL" = "$http" ] && [ "$SSE_URL" = "$sse" ] && return 0
+        die "a stack runs in $DIR on $HTTP_URL (sse $SSE_URL), not $http (sse $sse):" \
+            "stop it first, or start with the same MISSIVE_HTTP_PORT, MISSIVE_SSE_PORT, MISSIVE_HOST"
+    done
+}
+
 cmd_start() {
     local t0
     t0=$(now_ms)
+    check_same_urls
     prepare_dirs
     check_access
     trap on_start_exit EXIT

@@ -43,6 +43,15 @@ struct config {
     char *sse_listen; /* "host:port" */
     int sse_heartbeat; /* seconds */
     int sse_max_connections;
+    int sse_retry_ms;
+    int sse_max_buffer;
+    int sse_conn_memory;
+    int sse_db_threads;
+    int sse_max_lifetime;
+    int presence_grace;   /* seconds */
+    int presence_timeout; /* seconds */
+    int typing_interval;  /* seconds */
+    int ticket_ttl;       /* seconds */
 
     /* missive-worker */
     int worker_poll_interval; /* seconds */

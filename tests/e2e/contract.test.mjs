@@ -21,7 +21,7 @@ const problem = (status, slug, extra = {}, fields = {}) => {
   const body = { type: `https://missive.dev/problems/${slug}`, title: slug, status, ...fields };
   return { status, headers: H({ 'content-type': 'application/problem+json', ...extra }), body, text: JSON.stringify(body) };
 };
-const user = { id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z' };
+const user = { id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z', dm_policy: 'anyone' };
 const publicUser = { id: 7, username: 'alice', display_name: 'Alice' };
 const session = {
   access_token: 'a.b.c',
@@ -47,17 +47,37 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     for (const m of checker.documentedMethods(item)) ops.push(`${m.toUpperCase()} ${path} ${item[m].operationId}`);
   }
   assert.deepEqual(ops.sort(), [
+    'DELETE /v1/blocks/{user_id} unblockUser',
+    'DELETE /v1/conversations/{id}/members/{user_id} removeMember',
+    'DELETE /v1/conversations/{id}/messages/{seq} deleteMessage',
+    'DELETE /v1/conversations/{id}/messages/{seq}/reactions/{emoji} removeReaction',
     'DELETE /v1/sessions/current deleteCurrentSession',
     'GET /healthz getHealth',
     'GET /metrics getMetrics',
+    'GET /v1/blocks listBlocks',
+    'GET /v1/conversations listConversations',
+    'GET /v1/conversations/{id} getConversation',
+    'GET /v1/conversations/{id}/messages listMessages',
+    'GET /v1/events listEvents',
     'GET /v1/me getMe',
     'GET /v1/users listUsers',
     'GET /v1/users/{id} getUser',
+    'PATCH /v1/conversations/{id} updateConversation',
+    'PATCH /v1/conversations/{id}/messages/{seq} editMessage',
     'PATCH /v1/me updateMe',
     'POST /v1/accounts createAccount',
+    'POST /v1/conversations createConversation',
+    'POST /v1/conversations/{id}/accept acceptConversation',
+    'POST /v1/conversations/{id}/decline declineConversation',
+    'POST /v1/conversations/{id}/members addMembers',
+    'POST /v1/conversations/{id}/messages sendMessage',
     'POST /v1/sessions createSession',
     'POST /v1/sessions/refresh refreshSession',
+    'PUT /v1/blocks/{user_id} blockUser',
+    'PUT /v1/conversations/{id}/messages/{seq}/reactions/{emoji} addReaction',
   ]);
+  // operationIds are unique
+  assert.equal(new Set(ops.map((o) => o.split(' ')[2])).size, ops.length);
   // every schema anywhere compiles, so every $ref resolves
   assert.ok(checker.compileAll() > 10);
 });
@@ -101,12 +121,18 @@ test('openapi.yaml and api/routes.c name the same operations with the same auth'
   if (!existsSync(routesC)) return t.skip('api/routes.c not present');
   const rows = [...readFileSync(routesC, 'utf8').matchAll(/\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*\w+\s*,\s*(ROUTE_\w+)\s*\}/g)];
   assert.ok(rows.length > 0, 'found route rows in api/routes.c');
-  const fromC = rows.map(([, m, path, auth]) => `${m} ${path} ${auth === 'ROUTE_PUBLIC' ? 'public' : 'bearer'}`).sort();
+  // ROUTE_USER (token + live session checked up front) and ROUTE_TOKEN (token checked up
+  // front, session checked by the handler's own SQL) are both bearerAuth to a client.
+  const authOf = { ROUTE_PUBLIC: 'public', ROUTE_USER: 'bearer', ROUTE_TOKEN: 'bearer' };
+  for (const [, m, path, auth] of rows) assert.ok(auth in authOf, `${m} ${path}: unknown auth ${auth} in api/routes.c`);
+  const fromC = rows.map(([, m, path, auth]) => `${m} ${path} ${authOf[auth]}`).sort();
   const fromSpec = [];
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const m of checker.documentedMethods(item)) {
       const security = item[m].security ?? spec.security ?? [];
-      fromSpec.push(`${m.toUpperCase()} ${path} ${security.length === 0 ? 'public' : 'bearer'}`);
+      const bearer = security.some((req) => 'bearerAuth' in req);
+      assert.ok(security.length === 0 || bearer, `${m.toUpperCase()} ${path}: security must be [] or bearerAuth`);
+      fromSpec.push(`${m.toUpperCase()} ${path} ${bearer ? 'bearer' : 'public'}`);
     }
   }
   assert.deepEqual(fromSpec.sort(), fromC);
@@ -174,6 +200,79 @@ test('checker rejects undocumented statuses, mismatched problem slugs and unknow
   rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed')), /Allow/);
   rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed', { allow: 'GET' })), /lacks documented method PATCH/);
   rejects(() => checker.checkResponse('PUT', '/v1/me', problem(405, 'method-not-allowed', { allow: 'GET, PATCH, PUT' })), /lists PUT/);
+});
+
+// ---------------------------------------------------------------- conversations, messages, events
+
+const ts = '2025-01-31T12:00:00.000Z';
+const message = {
+  conversation_id: 12, seq: 1, sender_id: 7, client_msg_id: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', body: 'hi',
+  reply_to: null, media_ids: [], created_at: ts, edited_at: null, deleted_at: null,
+  reactions: [{ emoji: '👍', count: 1, mine: true }],
+};
+const member = {
+  user_id: 7, username: 'alice', display_name: 'Alice', role: 'owner', state: 'active', joined_at: ts,
+  last_read_seq: 1, last_delivered_seq: 1,
+};
+const summary = {
+  id: 12, kind: 'group', title: 'G', created_by: 7, created_at: ts, last_activity_at: ts, last_seq: 1,
+  role: 'owner', state: 'active', muted_until: null, last_read_seq: 1, last_delivered_seq: 1, unread_count: 0,
+  member_count: 1, last_message: message, peer: null,
+};
+const conversation = { ...summary, members: [member] };
+const event = (type, data) => ({ pos: 5, type, conversation_id: 12, actor_id: 7, created_at: ts, data });
+
+test('checker accepts documented conversation, message and event answers', () => {
+  checker.checkResponse('POST', '/v1/conversations', json(201, conversation));
+  checker.checkResponse('POST', '/v1/conversations', json(200, { ...conversation, kind: 'direct', title: null, peer: publicUser, role: 'member' }));
+  checker.checkResponse('GET', '/v1/conversations?filter=requests', json(200, { conversations: [summary], next_cursor: 'x' }));
+  checker.checkResponse('GET', '/v1/conversations/12', json(200, { ...conversation, last_message: null, muted_until: ts }));
+  checker.checkResponse('POST', '/v1/conversations/12/decline', { status: 204, headers: H(), body: '', text: '' });
+  checker.checkResponse('POST', '/v1/conversations/12/messages', json(201, message, { location: '/v1/conversations/12/messages/1' }));
+  checker.checkResponse('POST', '/v1/conversations/12/messages', json(200, { ...message, body: null, deleted_at: ts, reactions: [] }));
+  checker.checkResponse('POST', '/v1/conversations/12/messages', problem(503, 'unavailable', { 'retry-after': '1' }));
+  checker.checkResponse('GET', '/v1/conversations/12/messages?after=0', json(200, { messages: [message], has_more: false }));
+  checker.checkResponse('PUT', '/v1/conversations/12/messages/1/reactions/%F0%9F%91%8D', { status: 204, headers: H(), body: '', text: '' });
+  checker.checkResponse('GET', '/v1/blocks', json(200, { blocks: [{ user: publicUser, created_at: ts }] }));
+  checker.checkResponse('GET', '/v1/events?cursor=4', json(200, {
+    events: [
+      event('message.created', { conversation_id: 12, seq: 1, sender_id: 7, client_msg_id: message.client_msg_id, body: null, reply_to: null, created_at: ts, deleted: true }),
+      event('message.edited', { conversation_id: 12, seq: 1, body: 'x', edited_at: ts }),
+      event('message.deleted', { conversation_id: 12, seq: 1, deleted_at: ts, by: 7 }),
+      event('reaction.added', { conversation_id: 12, seq: 1, user_id: 7, emoji: '👍' }),
+      event('reaction.removed', { conversation_id: 12, seq: 1, user_id: 7, emoji: '👍' }),
+      event('member.added', { conversation_id: 12, user_id: 8, role: 'member', by: 7 }),
+      event('member.removed', { conversation_id: 12, user_id: 8, by: 7 }),
+      event('member.role_changed', { conversation_id: 12, user_id: 8, role: 'owner' }),
+      event('conversation.created', { conversation: { id: 12, kind: 'group', title: 'G', created_by: 7, member_ids: [7, 8] } }),
+      event('conversation.renamed', { conversation_id: 12, title: 'H' }),
+      event('conversation.accepted', { conversation_id: 12, user_id: 8 }),
+      event('conversation.declined', { conversation_id: 12 }),
+    ],
+    cursor: 5,
+  }));
+  assert.equal(checker.findOperation('DELETE', '/v1/conversations/1/members/2').operation.operationId, 'removeMember');
+  assert.equal(checker.findOperation('POST', '/v1/conversations/1/accept').operation.operationId, 'acceptConversation');
+});
+
+test('checker rejects conversation, message and event answers that break the schemas', () => {
+  rejects(() => checker.checkResponse('GET', '/v1/conversations', json(200, { conversations: [conversation], next_cursor: null })), /unevaluated|members/);
+  rejects(() => checker.checkResponse('GET', '/v1/conversations/12', json(200, summary)), /members/);
+  rejects(() => checker.checkResponse('GET', '/v1/conversations/12', json(200, { ...conversation, state: 'declined' })), /state/);
+  rejects(() => checker.checkResponse('GET', '/v1/conversations/12', json(200, { ...conversation, secret: 1 })), /unevaluated|secret/);
+  rejects(() => checker.checkResponse('GET', '/v1/conversations/12', json(200, { ...conversation, created_at: '2025-01-31T12:00:00Z' })), /pattern/);
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/messages', json(201, message)), /Location/);
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/messages', json(200, { ...message, body: 5 })), /body/);
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/messages', json(200, { ...message, client_msg_id: 'x' })), /uuid/);
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/messages', problem(503, 'unavailable')), /Retry-After/);
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/decline', json(204, {})), /no body/);
+  rejects(() => checker.checkResponse('GET', '/v1/conversations/12/messages', json(200, { messages: [] })), /has_more/);
+  rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [], cursor: '5' })), /cursor/);
+  rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('message.exploded', {})], cursor: 5 })));
+  // data that belongs to another type
+  rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('member.added', { conversation_id: 12, title: 'H' })], cursor: 5 })));
+  rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('conversation.declined', { conversation_id: 12, user_id: 8 })], cursor: 5 })));
+  rejects(() => checker.checkResponse('GET', '/v1/blocks', json(200, { blocks: [{ user: user, created_at: ts }] })));
 });
 
 test('parseMediaType', () => {

@@ -37,6 +37,9 @@ read -r http_port sse_port < <(node -e '
 ') || { log "could not pick free ports"; exit 1; }
 if [ -z "${http_port:-}" ] || [ -z "${sse_port:-}" ]; then log "could not pick free ports"; exit 1; fi
 export MISSIVE_HTTP_PORT="$http_port" MISSIVE_SSE_PORT="$sse_port"
+# Shorter clocks than production so the presence and ticket tests wait seconds, not
+# minutes; every program of the stack reads these (MISSIVE_<KEY> overrides the file).
+export MISSIVE_PRESENCE_GRACE="${MISSIVE_PRESENCE_GRACE:-2}" MISSIVE_TICKET_TTL="${MISSIVE_TICKET_TTL:-5}"
 
 dir="$(mktemp -d "${TMPDIR:-/tmp}/missive-e2e.XXXXXX")" || exit 1
 chmod 755 "$dir"

@@ -1,0 +1,272 @@
+/*
+ * listener: the one LISTEN connection of this process, and live fan-out.
+ *
+ * A thread of its own owns a PostgreSQL connection that LISTENs on
+ * missive_events, missive_sessions and missive_ephemeral. NOTIFY arrives only
+ * after commit and in commit order, and event positions are commit-ordered, so
+ * the listener keeps a watermark: the last pos it fanned out. Each notice
+ * "FIRST:LAST" makes it read every event in (watermark, LAST] with, for each, the
+ * users allowed to see it (missive_events_range), and hand them to the hub.
+ *
+ * Nothing is lost across a broken connection: the listener reconnects, LISTENs
+ * again, and then reads from its watermark, so events committed while it was
+ * away reach the streams in order, late rather than never. TCP keepalives make a
+ * half-open connection show itself.
+ */
+#include "listener.h"
+
+#include "log.h"
+#include "xalloc.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RANGE_PAGE 500
+
+struct listener {
+    struct hub *hub;
+    char *conninfo;
+    PGconn *conn;
+    long long watermark; /* -1 until first connected */
+    int stop_pipe[2];
+    pthread_t tid;
+    int started;
+    unsigned long long delivered; /* events fanned out */
+};
+
+/* Parses "{1,2,3}" into a heap array. */
+static size_t parse_ids(const char *text, long long **out)
+{
+    size_t n = 0, cap = 16;
+    long long *v = xmalloc(cap * sizeof *v);
+    const char *p = text;
+
+    while (*p) {
+        char *end;
+        if (*p < '0' || *p > '9') {
+            p++;
+            continue;
+        }
+        long long x = strtoll(p, &end, 10);
+        if (n == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        v[n++] = x;
+        p = end;
+    }
+    *out = v;
+    return n;
+}
+
+static PGresult *query(struct listener *l, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(l->conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        log_warn("listener_query", "%s", PQerrorMessage(l->conn));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Fans out every event in (watermark, upto]. -1 if the database failed. */
+static int catch_up(struct listener *l, long long upto)
+{
+    while (l->watermark < upto) {
+        char from[24], to[24];
+        long long last = l->watermark + RANGE_PAGE < upto ? l->watermark + RANGE_PAGE : upto;
+        const char *p[2] = {from, to};
+        PGresult *r;
+
+        snprintf(from, sizeof from, "%lld", l->watermark + 1);
+        snprintf(to, sizeof to, "%lld", last);
+        r = query(l, "SELECT pos, type, json, users FROM missive_events_range($1, $2)", 2, p);
+        if (!r)
+            return -1;
+        for (int i = 0; i < PQntuples(r); i++) {
+            long long *users = NULL;
+            size_t n = PQgetisnull(r, i, 3) ? 0 : parse_ids(PQgetvalue(r, i, 3), &users);
+            if (n)
+                hub_deliver(l->hub, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                            PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), users, n);
+            free(users);
+            l->delivered++;
+        }
+        PQclear(r);
+        l->watermark = last;
+    }
+    return 0;
+}
+
+/* typing / presence notices: who may see them is asked of the database. */
+static void ephemeral(struct listener *l, const char *payload)
+{
+    json_error_t err;
+    json_t *j = json_loads(payload, 0, &err);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    long long user = json_integer_value(json_object_get(j, "user_id"));
+    long long conv = json_integer_value(json_object_get(j, "conversation_id"));
+    char a[24], b[24];
+    const char *p[2] = {a, b};
+    PGresult *r = NULL;
+
+    if (!type || user < 1)
+        goto out;
+    snprintf(a, sizeof a, "%lld", user);
+    snprintf(b, sizeof b, "%lld", conv);
+    if (strcmp(type, "typing") == 0 && conv > 0)
+        r = query(l, "SELECT missive_typing_audience($2, $1)", 2, p);
+    else if (strcmp(type, "presence") == 0)
+        r = query(l, "SELECT missive_presence_audience($1)", 1, p);
+    if (r && PQntuples(r) == 1) {
+        long long *users = NULL;
+        size_t n = parse_ids(PQgetvalue(r, 0, 0), &users);
+        hub_deliver_ephemeral(l->hub, type, payload, strlen(payload), users, n);
+        free(users);
+    }
+out:
+    PQclear(r);
+    json_decref(j);
+}
+
+static int connect_and_listen(struct listener *l)
+{
+    const char *keys[] = {"dbname", "keepalives", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "application_name", NULL};
+    const char *vals[] = {l->conninfo, "1", "10", "5", "3", "missive-sse listener", NULL};
+    PGresult *r;
+
+    if (l->conn)
+        PQfinish(l->conn);
+    l->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        log_warn("listener_connect", "%s", PQerrorMessage(l->conn));
+        return -1;
+    }
+    /* Before reading the watermark, so nothing committed in between is missed. */
+    const char *chans[] = {"LISTEN missive_events", "LISTEN missive_sessions",
+                           "LISTEN missive_ephemeral"};
+    for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+        r = PQexec(l->conn, chans[i]);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok)
+            return -1;
+    }
+    r = query(l, "SELECT pos FROM event_counter WHERE id = 1", 0, NULL);
+    if (!r)
+        return -1;
+    long long now = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (l->watermark < 0) {
+        l->watermark = now; /* streams catch up by themselves; we start from here */
+        log_info("listener_ready", "listening from pos %lld", now);
+        return 0;
+    }
+    log_info("listener_reconnected", "catching up from pos %lld to %lld", l->watermark, now);
+    return catch_up(l, now);
+}
+
+static void handle(struct listener *l, PGnotify *n)
+{
+    if (strcmp(n->relname, "missive_events") == 0) {
+        const char *colon = strchr(n->extra, ':');
+        long long last = strtoll(colon ? colon + 1 : n->extra, NULL, 10);
+        if (last > l->watermark && catch_up(l, last) != 0)
+            log_warn("listener_fanout", "events up to %lld wait for the next notice", last);
+    } else if (strcmp(n->relname, "missive_sessions") == 0) {
+        hub_end_session(l->hub, strtoll(n->extra, NULL, 10));
+    } else if (strcmp(n->relname, "missive_ephemeral") == 0) {
+        ephemeral(l, n->extra);
+    }
+}
+
+static void *run(void *arg)
+{
+    struct listener *l = arg;
+    int backoff_ms = 100;
+
+    for (;;) {
+        struct pollfd fds[2];
+        if (!l->conn || PQstatus(l->conn) != CONNECTION_OK) {
+            if (connect_and_listen(l) != 0) {
+                struct pollfd s = {l->stop_pipe[0], POLLIN, 0};
+                if (poll(&s, 1, backoff_ms) > 0)
+                    break;
+                backoff_ms = backoff_ms < 2000 ? backoff_ms * 2 : 2000;
+                if (l->conn) {
+                    PQfinish(l->conn);
+                    l->conn = NULL;
+                }
+                continue;
+            }
+            backoff_ms = 100;
+        }
+        fds[0] = (struct pollfd){PQsocket(l->conn), POLLIN, 0};
+        fds[1] = (struct pollfd){l->stop_pipe[0], POLLIN, 0};
+        if (poll(fds, 2, 1000) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents)
+            break;
+        if (!PQconsumeInput(l->conn)) {
+            log_warn("listener_lost", "%s", PQerrorMessage(l->conn));
+            PQfinish(l->conn);
+            l->conn = NULL;
+            continue;
+        }
+        PGnotify *n;
+        while ((n = PQnotifies(l->conn)) != NULL) {
+            handle(l, n);
+            PQfreemem(n);
+        }
+    }
+    return NULL;
+}
+
+struct listener *listener_new(struct hub *hub, const char *conninfo)
+{
+    struct listener *l = xcalloc(1, sizeof *l);
+    l->hub = hub;
+    l->conninfo = xstrdup(conninfo);
+    l->watermark = -1;
+    if (pipe(l->stop_pipe) != 0 || pthread_create(&l->tid, NULL, run, l) != 0) {
+        log_error("listener", "cannot start the listener thread");
+        free(l->conninfo);
+        free(l);
+        return NULL;
+    }
+    l->started = 1;
+    return l;
+}
+
+void listener_free(struct listener *l)
+{
+    if (!l)
+        return;
+    if (l->started) {
+        if (write(l->stop_pipe[1], "x", 1) < 0)
+            log_warn("listener", "cannot signal the listener to stop");
+        pthread_join(l->tid, NULL);
+    }
+    close(l->stop_pipe[0]);
+    close(l->stop_pipe[1]);
+    if (l->conn)
+        PQfinish(l->conn);
+    free(l->conninfo);
+    free(l);
+}
+
+unsigned long long listener_delivered(const struct listener *l)
+{
+    return l->delivered;
+}
