@@ -22,6 +22,8 @@ json_t *h_user_json(const PGresult *res, int row, int full)
     if (full) {
         json_object_set_new(o, "created_at", json_string(PQgetvalue(res, row, 3)));
         json_object_set_new(o, "dm_policy", json_string(PQgetvalue(res, row, 4)));
+        json_object_set_new(o, "send_read_receipts",
+                            json_boolean(PQgetvalue(res, row, 5)[0] == 't'));
     }
     return o;
 }
@@ -56,6 +58,7 @@ void h_me_patch(struct req *r)
     static const struct jsonv_field fields[] = {
         {"display_name", JV_STRING, 0, 0, 0, 0},
         {"dm_policy", JV_STRING, 0, 0, 0, 0},
+        {"send_read_receipts", JV_BOOL, 0, 0, 0, 0},
         JSONV_END,
     };
     json_t *body = http_body(r, fields);
@@ -81,12 +84,15 @@ void h_me_patch(struct req *r)
         return;
     }
     snprintf(idtext, sizeof idtext, "%lld", r->user_id);
-    const char *p[3] = {idtext, display, policy};
+    const json_t *receipts = json_object_get(body, "send_read_receipts");
+    const char *p[4] = {idtext, display, policy,
+                        receipts ? (json_is_true(receipts) ? "true" : "false") : NULL};
     st = db_exec(r->db, &res,
                  "UPDATE users SET display_name = coalesce($2, display_name),"
-                 " dm_policy = coalesce($3, dm_policy), updated_at = now()"
+                 " dm_policy = coalesce($3, dm_policy),"
+                 " send_read_receipts = coalesce($4::boolean, send_read_receipts), updated_at = now()"
                  " WHERE id = $1 RETURNING " H_USER_COLUMNS,
-                 3, p);
+                 4, p);
     if (st != DB_OK) {
         http_db_error(r, st);
         return;

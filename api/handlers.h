@@ -53,6 +53,10 @@ void h_blocks_list(struct req *r);
 /* h_events.c */
 void h_events_list(struct req *r);
 
+/* h_receipts.c */
+void h_receipts_delivered(struct req *r);
+void h_receipts_read(struct req *r);
+
 /* h_live.c */
 void h_stream_ticket(struct req *r);
 void h_typing(struct req *r);
@@ -63,10 +67,11 @@ void h_ops_healthz(struct req *r);
 void h_ops_metrics(struct req *r);
 
 /* Shared by the user handlers: a user JSON object from columns
- * (id, username, display_name[, created_at, dm_policy]) of row. full adds the last two,
+ * (id, username, display_name[, created_at, dm_policy, send_read_receipts]) of row.
+ * full adds the last three,
  * which only the user themself sees. */
 json_t *h_user_json(const PGresult *res, int row, int full);
-#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at") ", dm_policy"
-#define H_USER_NCOLUMNS 5
+#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at") ", dm_policy, send_read_receipts"
+#define H_USER_NCOLUMNS 6
 
 #endif

@@ -43,6 +43,9 @@ const struct route routes[] = {
 
     {"GET", "/v1/events", h_events_list, ROUTE_USER},
 
+    {"POST", "/v1/conversations/{id}/delivered", h_receipts_delivered, ROUTE_USER},
+    {"POST", "/v1/conversations/{id}/read", h_receipts_read, ROUTE_USER},
+
     {"POST", "/v1/stream/tickets", h_stream_ticket, ROUTE_USER},
     {"POST", "/v1/conversations/{id}/typing", h_typing, ROUTE_USER},
     {"GET", "/v1/presence", h_presence, ROUTE_USER},

@@ -22,6 +22,7 @@ struct db {
     int broken; /* the connection failed; reconnect before the next use */
     char last_error[512];
     char sqlstate[6];
+    unsigned long generation; /* successful connects so far */
 };
 
 static void set_error(struct db *db, const char *msg)
@@ -99,9 +100,15 @@ enum db_status db_connect(struct db *db)
         return DB_UNAVAILABLE;
     }
     PQsetNoticeReceiver(db->conn, notice_receiver, NULL);
+    db->generation++;
     if (was_connected)
         log_info("db_reconnected", "database connection re-established");
     return DB_OK;
+}
+
+unsigned long db_generation(const struct db *db)
+{
+    return db->generation;
 }
 
 PGconn *db_conn(struct db *db)
@@ -162,6 +169,12 @@ static enum db_status exec_once(struct db *db, PGresult **out, const char *sql, 
         set_error(db, PQresStatus(PQresultStatus(res)));
         st = DB_ERROR;
         break;
+    }
+    /* Every error the server sends has a SQLSTATE; one without is libpq's own
+     * ("server closed the connection unexpectedly"): the connection is gone. */
+    if (st == DB_ERROR && db->sqlstate[0] == '\0' && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        db->broken = 1;
+        st = DB_UNAVAILABLE;
     }
     /* 08xxx and 57P0x end the session even if libpq has not noticed yet. */
     if (st == DB_UNAVAILABLE && strncmp(db->sqlstate, "53", 2) != 0)

@@ -30,6 +30,8 @@ void db_free(struct db *db);
 /* Connects now if not connected. Returns DB_OK or DB_UNAVAILABLE. */
 enum db_status db_connect(struct db *db);
 PGconn *db_conn(struct db *db);
+/* Counts successful connects: a change means session state (LISTEN, SET) is gone. */
+unsigned long db_generation(const struct db *db);
 
 /*
  * Runs sql with n text params (NULL = SQL NULL). On DB_OK *out (if not NULL)

@@ -1,63 +1,153 @@
 /*
- * missive-worker: background jobs (push notifications, read receipts, sweeping).
+ * missive-worker: background jobs, as a daemon or once from cron.
  *
- * This first version starts, reads the configuration, keeps a PostgreSQL
- * connection alive and idles until SIGTERM; the jobs arrive with their issues.
- * `--once` runs one pass and exits, for cron.
+ *   missive-worker [-c FILE] [--once] [all|receipts|sweep]
+ *
+ * The daemon LISTENs on the channels of its jobs and also wakes every
+ * worker_poll_interval seconds, so a lost notification costs latency, never
+ * work. Signals are read from a signalfd in the same poll() as the database
+ * socket: no code runs in signal context, and SIGTERM ends the loop between
+ * passes (a pass is one transaction at a time, so nothing is left half done).
  */
 #include "cli.h"
 #include "db.h"
+#include "job.h"
 #include "log.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
+
+static const struct job jobs[] = {
+    {"receipts", "missive_receipts", 100, receipts_pass},
+    {"sweep", NULL, 0, sweep_pass},
+};
+#define NJOBS (sizeof jobs / sizeof jobs[0])
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* LISTENs for the selected jobs. 0, or -1 if the database is unreachable. */
+static int listen_all(struct db *db, const int *selected)
+{
+    for (size_t i = 0; i < NJOBS; i++) {
+        if (!selected[i] || !jobs[i].channel)
+            continue;
+        char *sql = NULL;
+        if (asprintf(&sql, "LISTEN %s", jobs[i].channel) < 0)
+            return -1;
+        enum db_status st = db_exec(db, NULL, sql, 0, NULL);
+        free(sql);
+        if (st != DB_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static void run_passes(const struct config *cfg, struct db *db, const int *selected, int woken)
+{
+    for (size_t i = 0; i < NJOBS; i++) {
+        if (!selected[i])
+            continue;
+        if (woken && jobs[i].gather_ms)
+            sleep_ms(jobs[i].gather_ms);
+        jobs[i].pass(cfg, db);
+    }
+}
 
 int main(int argc, char **argv)
 {
     static const struct cli_program prog = {
-        "missive-worker", "Missive background jobs: push, receipts, sweep.",
-        "[--once] [all|push|receipts|sweep]"};
+        "missive-worker", "Missive background jobs: receipts, sweep.",
+        "[--once] [all|receipts|sweep]"};
     struct config cfg;
     struct db *db = NULL;
     sigset_t sigs;
-    int once = 0, rc = 1;
-    const char *job = "all";
+    int once = 0, rc = 1, sfd = -1, any = 0;
+    int selected[NJOBS] = {0};
 
     argc = cli_start(&prog, argc, argv, &cfg);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--once") == 0)
-            once = 1;
-        else if (strcmp(argv[i], "all") == 0 || strcmp(argv[i], "push") == 0 ||
-                 strcmp(argv[i], "receipts") == 0 || strcmp(argv[i], "sweep") == 0)
-            job = argv[i];
-        else {
+        int known = 0;
+        if (strcmp(argv[i], "--once") == 0) {
+            once = known = 1;
+        } else if (strcmp(argv[i], "all") == 0) {
+            for (size_t j = 0; j < NJOBS; j++)
+                selected[j] = 1;
+            known = any = 1;
+        } else {
+            for (size_t j = 0; j < NJOBS; j++)
+                if (strcmp(argv[i], jobs[j].name) == 0)
+                    selected[j] = known = any = 1;
+        }
+        if (!known) {
             fprintf(stderr, "missive-worker: unknown argument '%s' (see --help)\n", argv[i]);
             return 2;
         }
     }
+    if (!any)
+        for (size_t j = 0; j < NJOBS; j++)
+            selected[j] = 1;
+
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
     db = db_new(cfg.db_url);
-    log_info("ready", "job %s%s", job, once ? " (once)" : "");
+    if (once) {
+        run_passes(&cfg, db, selected, 0);
+        rc = 0;
+        goto out;
+    }
+    log_info("ready", "jobs running; polling every %d s", cfg.worker_poll_interval);
+    /* Which connection LISTEN ran on: db.c may reconnect behind our back, and a
+     * new connection listens to nothing until told again. */
+    unsigned long listened_gen = 0;
     for (;;) {
-        struct timespec wait = {cfg.worker_poll_interval, 0};
-        if (db_exec(db, NULL, "SELECT 1", 0, NULL) != DB_OK)
-            log_warn("db_unavailable", "%s", db_last_error(db));
-        if (once)
+        PGconn *conn = db_conn(db);
+        int woken = 0;
+        if (conn && db_generation(db) != listened_gen)
+            listened_gen = listen_all(db, selected) == 0 ? db_generation(db) : 0;
+        if (!listened_gen || db_generation(db) != listened_gen)
+            conn = NULL;
+        struct pollfd fds[2] = {{sfd, POLLIN, 0}, {conn ? PQsocket(conn) : -1, POLLIN, 0}};
+        int n = poll(fds, 2, cfg.worker_poll_interval * 1000);
+        if (n < 0 && errno != EINTR)
             break;
-        int sig = sigtimedwait(&sigs, NULL, &wait);
-        if (sig == SIGTERM || sig == SIGINT) {
-            log_info("stop", "signal %d: stopping", sig);
+        if (fds[0].revents) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) > 0)
+                log_info("stop", "signal %u: stopping", si.ssi_signo);
             break;
         }
+        if (conn && fds[1].revents) {
+            PGnotify *note;
+            if (!PQconsumeInput(conn)) {
+                log_warn("db_lost", "%s", PQerrorMessage(conn));
+                listened_gen = 0;
+            }
+            while ((note = PQnotifies(conn)) != NULL) {
+                woken = 1;
+                PQfreemem(note);
+            }
+        }
+        run_passes(&cfg, db, selected, woken);
     }
     rc = 0;
+out:
+    if (sfd >= 0)
+        close(sfd);
     db_free(db);
     config_release(&cfg);
     return rc;

@@ -164,11 +164,16 @@ test('every acknowledged send survives pg_ctl stop -m immediate', async () => {
   });
 
   pgCtl(stack.MISSIVE_DIR, 'stop', '-m', 'immediate', '-w');
-  // While the database is down a send is refused (never a 2xx for an unstored message).
-  const down = await send(alice, conv, 'while down');
+  let down;
+  try {
+    // While the database is down a send is refused (never a 2xx for an unstored message).
+    down = await send(alice, conv, 'while down');
+  } finally {
+    execFileSync('bash', [`${REPO}deploy/stack.sh`, 'start-one', stack.MISSIVE_DIR, 'postgres'], { stdio: 'pipe' });
+    await waitHealthy(30000);
+  }
   assert.equal(down.status, 503, `a send during the outage answers 503, got ${down.status}`);
-  execFileSync('bash', [`${REPO}deploy/stack.sh`, 'start-one', stack.MISSIVE_DIR, 'postgres'], { stdio: 'pipe' });
-  await waitHealthy(30000);
+  assert.equal(down.contentType, 'application/problem+json');
 
   const msgs = await history(bob, conv);
   const stored = new Map(msgs.map((m) => [m.client_msg_id, m.seq]));

@@ -1,0 +1,25 @@
+/*
+ * job: what missive-worker runs. Each job is a row in main.c's table: a name,
+ * the NOTIFY channel that wakes it (or NULL), how long to let work gather after
+ * a wake-up, and one pass that does what there is to do now.
+ */
+#ifndef MISSIVE_JOB_H
+#define MISSIVE_JOB_H
+
+#include "config.h"
+#include "db.h"
+
+struct job {
+    const char *name;
+    const char *channel;  /* LISTENed; NULL: runs on the poll interval only */
+    int gather_ms;        /* after a wake-up, wait this long so work coalesces */
+    /* One pass. Returns units of work done (0: nothing left), -1 on a database error. */
+    int (*pass)(const struct config *cfg, struct db *db);
+};
+
+/* receipts.c */
+int receipts_pass(const struct config *cfg, struct db *db);
+/* sweep.c */
+int sweep_pass(const struct config *cfg, struct db *db);
+
+#endif
