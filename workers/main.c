@@ -111,6 +111,7 @@ int main(int argc, char **argv)
         goto out;
     }
     log_info("ready", "jobs running; polling every %d s", cfg.worker_poll_interval);
+    run_passes(&cfg, db, selected, 0); /* what piled up while no worker ran */
     /* Which connection LISTEN ran on: db.c may reconnect behind our back, and a
      * new connection listens to nothing until told again. */
     unsigned long listened_gen = 0;

@@ -1,0 +1,2899 @@
+/*
+ * sse_load: live-delivery load generator for missive-sse (bench/bench-sse.sh).
+ *
+ *   sse_load idle      --api URL --sse HOST:PORT[/PID]... --streams N [--per-user K] [--hold S]
+ *   sse_load latency   --api URL --sse ... --streams N [--per-user K] --rate R --duration S
+ *                      [--conv pairs|group] [--messages M] [--senders T]
+ *   sse_load reconnect --api URL --sse ... --streams N --reconnect-rate X --duration S
+ *                      [--rate R] [--gap-ms G]
+ *   sse_load --free-ports N          print N free loopback TCP ports and exit
+ *
+ * Setup (not measured): users with random-suffixed names sign up and sign in
+ * through --api (nginx), a few threads at a time; latency and reconnect modes
+ * then create their conversations: "pairs" (user 2p opens a direct conversation
+ * with user 2p+1, who accepts it, so both send) or "group" (user 0 creates one
+ * group holding every user).
+ *
+ * Streams: GET /v1/stream with "Authorization: Bearer <access token>" (one
+ * sign-in per user, the token reused for all that user's streams), straight to
+ * the --sse targets, spread round robin over them and over --sources source
+ * addresses 127.0.0.1..127.0.0.S. Every socket is non-blocking and lives in an
+ * epoll loop; a process may hold at most RLIMIT_NOFILE's hard limit of files, so
+ * beyond ~18,000 streams the streams are split over several receiver processes
+ * (--procs, default ceil(N / 18000)) sharing one memory area with the parent.
+ * Stream s belongs to user s % U, goes to target (s + s / U) % T, is handled by
+ * receiver process s % P.
+ *
+ * The receivers decode the chunked answer and the event stream, remember each
+ * stream's last "id:", and log every message.created event whose body carries
+ * this run's marker ("sseload:RUN:INDEX:SEND_NS") as (message, stream, receive
+ * time). The send time embedded in the body is CLOCK_MONOTONIC of this machine,
+ * taken just before the POST is written, so send -> receive is measured across
+ * processes on one clock. After the run the parent matches the log against what
+ * was expected: every message answered 201 must reach every stream of every
+ * member of its conversation (the sender's own streams included) exactly once.
+ *
+ * Output: key=value lines on stdout (see bench/README.md); progress on stderr.
+ * Every phase has a deadline and the whole run is bounded by --max-time.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define MAX_TARGETS      16
+#define MAX_SOURCES      250
+#define MAX_PROCS        16
+#define MAX_WATCH        24
+#define MAX_STREAMS      200000
+#define FDS_PER_PROC     18000 /* streams per receiver process (hard limit here: 20000 files) */
+#define IO_TIMEOUT_S     10
+#define MAX_HEADER_BYTES 65536
+#define MAX_BODY_BYTES   (4 << 20)
+#define MAX_LINE         (1 << 20)
+#define HANDSHAKE_TO_NS  (15LL * 1000000000) /* connect + answer header */
+#define OPEN_RETRY_NS    (500LL * 1000000)
+#define RESUME_DELAY_NS  (100LL * 1000000) /* after the server ended a stream */
+#define MAX_ATTEMPTS     5
+#define NS               1000000000LL
+
+/* ------------------------------------------------------------------ misc */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static pid_t g_children[MAX_PROCS];
+static int g_nchildren;
+static int g_is_child;
+
+static void kill_children(void)
+{
+    for (int i = 0; i < g_nchildren; i++)
+        if (g_children[i] > 0)
+            kill(g_children[i], SIGKILL);
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sse_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (g_is_child)
+        _exit(1);
+    kill_children();
+    exit(1);
+}
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sse_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static void sleep_until(int64_t t)
+{
+    struct timespec ts = {(time_t)(t / NS), (long)(t % NS)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    sleep_until(now_ns() + (int64_t)ms * 1000000);
+}
+
+/* Growable byte buffer, always NUL-terminated. */
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void buf_add(struct buf *b, const void *data, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        die("vsnprintf failed");
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->p, b->p + n, b->len - n);
+        b->len -= n;
+    }
+    if (b->p)
+        b->p[b->len] = '\0';
+}
+
+/* xoshiro256**, seeded from getrandom. */
+struct rng {
+    uint64_t s[4];
+};
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(struct rng *r)
+{
+    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+static void rng_seed(struct rng *r)
+{
+    size_t got = 0;
+    while (got < sizeof r->s) {
+        ssize_t n = getrandom((char *)r->s + got, sizeof r->s - got, 0);
+        if (n < 0 && errno != EINTR)
+            die("getrandom: %s", strerror(errno));
+        if (n > 0)
+            got += (size_t)n;
+    }
+    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
+        r->s[0] = 1;
+}
+
+static void uuid_v4(struct rng *r, char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    uint64_t a = rng_next(r), c = rng_next(r);
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted microseconds v[0..n), in milliseconds. */
+static double pct_ms(const uint32_t *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t rank = (size_t)(q * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return v[rank - 1] / 1000.0;
+}
+
+static uint32_t to_us(int64_t ns)
+{
+    if (ns < 0)
+        return 0;
+    int64_t us = (ns + 500) / 1000;
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* "p50=..ms p90=..ms p99=..ms max=..ms" of v (sorted here). */
+static void print_pcts(const char *prefix, uint32_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_u32);
+    printf("%sp50=%.2fms %sp90=%.2fms %sp99=%.2fms %smax=%.2fms", prefix, pct_ms(v, n, 0.50),
+           prefix, pct_ms(v, n, 0.90), prefix, pct_ms(v, n, 0.99), prefix,
+           n ? v[n - 1] / 1000.0 : 0.0);
+}
+
+/* ------------------------------------------------------------------ tiny JSON reader */
+
+static const char *jws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *jstr_end(const char *p)
+{
+    if (*p != '"')
+        return NULL;
+    for (p++; *p; p++) {
+        if (*p == '\\') {
+            if (!p[1])
+                return NULL;
+            p++;
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+static const char *jvalue_end(const char *p)
+{
+    p = jws(p);
+    if (*p == '"')
+        return jstr_end(p);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (*p) {
+            if (*p == '"') {
+                p = jstr_end(p);
+                if (!p)
+                    return NULL;
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    const char *s = p;
+    while (*p && *p != ',' && *p != '}' && *p != ']' && !isspace((unsigned char)*p))
+        p++;
+    return p > s ? p : NULL;
+}
+
+static const char *json_member(const char *obj, const char *key)
+{
+    size_t klen = strlen(key);
+    const char *p = jws(obj);
+    if (*p != '{')
+        return NULL;
+    p = jws(p + 1);
+    while (*p == '"') {
+        const char *kend = jstr_end(p);
+        if (!kend)
+            return NULL;
+        int match = (size_t)(kend - p - 2) == klen && memcmp(p + 1, key, klen) == 0;
+        p = jws(kend);
+        if (*p != ':')
+            return NULL;
+        p = jws(p + 1);
+        if (match)
+            return p;
+        p = jvalue_end(p);
+        if (!p)
+            return NULL;
+        p = jws(p);
+        if (*p != ',')
+            return NULL;
+        p = jws(p + 1);
+    }
+    return NULL;
+}
+
+static long long json_id(const char *obj, const char *key)
+{
+    const char *v = json_member(obj, key);
+    if (!v || !isdigit((unsigned char)*v))
+        return -1;
+    return strtoll(v, NULL, 10);
+}
+
+static int json_plain_string(const char *obj, const char *key, char *out, size_t outlen)
+{
+    const char *v = json_member(obj, key), *end;
+    if (!v || *v != '"' || !(end = jstr_end(v)))
+        return -1;
+    size_t n = (size_t)(end - v - 2);
+    if (n + 1 > outlen || memchr(v + 1, '\\', n))
+        return -1;
+    memcpy(out, v + 1, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------------ blocking HTTP/1.1 client (REST) */
+
+static struct sockaddr_in g_api_addr;
+static char g_api_hostport[64];
+
+struct conn {
+    int fd;
+    int reused;
+    struct buf in, out;
+    long connects;
+};
+
+struct response {
+    int status;
+    const char *body;
+    size_t body_len;
+    char err[160];
+};
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->reused = 0;
+    c->in.len = 0;
+}
+
+static void conn_free(struct conn *c)
+{
+    conn_close(c);
+    free(c->in.p);
+    free(c->out.p);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+}
+
+static int block_connect(const struct sockaddr_in *a, char *err, size_t errlen)
+{
+    struct timeval tv = {IO_TIMEOUT_S, 0};
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0) {
+        if (errno == EINTR)
+            continue;
+        snprintf(err, errlen, "connect: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static ssize_t fill(struct conn *c)
+{
+    for (;;) {
+        buf_reserve(&c->in, 16384);
+        ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            c->in.p[c->in.len] = '\0';
+        }
+        return n;
+    }
+}
+
+static int has_token(const char *v, size_t vlen, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *end = v + vlen;
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        const char *s = v;
+        while (v < end && *v != ',')
+            v++;
+        const char *e = v;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int dechunk(const char *in, size_t len, size_t start, struct buf *dst, size_t *wire)
+{
+    size_t p = start;
+    dst->len = 0;
+    for (;;) {
+        const char *line = in + p;
+        const char *eol = memmem(line, len - p, "\r\n", 2);
+        if (!eol)
+            return len - p > 1024 ? -1 : 0;
+        char *endp;
+        errno = 0;
+        unsigned long long sz = strtoull(line, &endp, 16);
+        if (endp == line || errno || (*endp != ';' && *endp != '\r' && *endp != ' ') ||
+            sz > MAX_BODY_BYTES)
+            return -1;
+        p = (size_t)(eol - in) + 2;
+        if (sz == 0) {
+            for (;;) {
+                const char *t = memmem(in + p, len - p, "\r\n", 2);
+                if (!t)
+                    return 0;
+                size_t tl = (size_t)(t - (in + p));
+                p += tl + 2;
+                if (tl == 0) {
+                    *wire = p - start;
+                    return 1;
+                }
+            }
+        }
+        if (len - p < sz + 2)
+            return 0;
+        if (in[p + sz] != '\r' || in[p + sz + 1] != '\n')
+            return -1;
+        buf_add(dst, in + p, (size_t)sz);
+        p += (size_t)sz + 2;
+    }
+}
+
+static int read_response(struct conn *c, struct response *r, int *close_after, int *got_any,
+                         struct buf *scratch)
+{
+    size_t hdr_end;
+    *got_any = c->in.len > 0;
+    for (;;) {
+        char *e = c->in.len ? memmem(c->in.p, c->in.len, "\r\n\r\n", 4) : NULL;
+        if (e) {
+            hdr_end = (size_t)(e - c->in.p) + 4;
+            break;
+        }
+        if (c->in.len > MAX_HEADER_BYTES) {
+            snprintf(r->err, sizeof r->err, "answer header too large");
+            return -1;
+        }
+        ssize_t n = fill(c);
+        if (n == 0) {
+            snprintf(r->err, sizeof r->err, "connection closed before the answer");
+            return -1;
+        }
+        if (n < 0) {
+            snprintf(r->err, sizeof r->err, "recv: %s",
+                     errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : strerror(errno));
+            return -1;
+        }
+        *got_any = 1;
+    }
+    const char *h = c->in.p;
+    if (strncmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || !isdigit((unsigned char)h[9]) ||
+        !isdigit((unsigned char)h[10]) || !isdigit((unsigned char)h[11])) {
+        snprintf(r->err, sizeof r->err, "bad status line: %.40s", h);
+        return -1;
+    }
+    int minor = h[7] - '0';
+    r->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    long long content_length = -1;
+    int chunked = 0, conn_close_hdr = 0, conn_keep = 0;
+    const char *line = memchr(h, '\n', hdr_end) + 1;
+    const char *hend = h + hdr_end - 2;
+    while (line < hend) {
+        const char *eol = memchr(line, '\n', (size_t)(hend - line) + 1);
+        if (!eol)
+            break;
+        const char *le = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+        const char *colon = memchr(line, ':', (size_t)(le - line));
+        if (colon) {
+            size_t nl = (size_t)(colon - line);
+            const char *v = colon + 1;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t vl = (size_t)(le - v);
+            if (nl == 14 && strncasecmp(line, "Content-Length", 14) == 0)
+                content_length = strtoll(v, NULL, 10);
+            else if (nl == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0)
+                chunked = has_token(v, vl, "chunked");
+            else if (nl == 10 && strncasecmp(line, "Connection", 10) == 0) {
+                conn_close_hdr |= has_token(v, vl, "close");
+                conn_keep |= has_token(v, vl, "keep-alive");
+            }
+        }
+        line = eol + 1;
+    }
+    *close_after = conn_close_hdr || (minor == 0 && !conn_keep);
+    if (r->status / 100 == 1 || r->status == 204 || r->status == 304) {
+        scratch->len = 0;
+        buf_add(scratch, "", 0);
+        buf_consume(&c->in, hdr_end);
+    } else if (chunked) {
+        size_t wire = 0;
+        int rc;
+        while ((rc = dechunk(c->in.p, c->in.len, hdr_end, scratch, &wire)) == 0) {
+            if (fill(c) <= 0) {
+                snprintf(r->err, sizeof r->err, "chunked answer cut short");
+                return -1;
+            }
+        }
+        if (rc < 0) {
+            snprintf(r->err, sizeof r->err, "malformed chunked answer");
+            return -1;
+        }
+        buf_consume(&c->in, hdr_end + wire);
+        if (!scratch->p)
+            buf_add(scratch, "", 0);
+    } else if (content_length >= 0) {
+        if (content_length > MAX_BODY_BYTES) {
+            snprintf(r->err, sizeof r->err, "answer too large");
+            return -1;
+        }
+        while (c->in.len < hdr_end + (size_t)content_length) {
+            if (fill(c) <= 0) {
+                snprintf(r->err, sizeof r->err, "answer body cut short");
+                return -1;
+            }
+        }
+        scratch->len = 0;
+        buf_add(scratch, c->in.p + hdr_end, (size_t)content_length);
+        buf_consume(&c->in, hdr_end + (size_t)content_length);
+    } else {
+        ssize_t n;
+        while ((n = fill(c)) > 0) {
+            if (c->in.len - hdr_end > MAX_BODY_BYTES) {
+                snprintf(r->err, sizeof r->err, "answer too large");
+                return -1;
+            }
+        }
+        scratch->len = 0;
+        buf_add(scratch, c->in.p + hdr_end, c->in.len - hdr_end);
+        c->in.len = 0;
+        *close_after = 1;
+    }
+    r->body = scratch->p;
+    r->body_len = scratch->len;
+    return 0;
+}
+
+/* One request on c (keep-alive), reconnecting as needed; a request that failed
+ * before any answer byte on a reused connection is retried once (sends carry a
+ * client_msg_id, so a retry cannot store twice). 0, or -1 with r->err. */
+static int http_do(struct conn *c, const char *method, const char *path, const char *token,
+                   const char *body, struct response *r, struct buf *scratch)
+{
+    r->status = 0;
+    r->body = "";
+    r->body_len = 0;
+    r->err[0] = '\0';
+    c->out.len = 0;
+    buf_printf(&c->out,
+               "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: missive-sse-load\r\n"
+               "Accept: application/json\r\n",
+               method, path, g_api_hostport);
+    if (token)
+        buf_printf(&c->out, "Authorization: Bearer %s\r\n", token);
+    if (body)
+        buf_printf(&c->out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                   strlen(body), body);
+    else
+        buf_printf(&c->out, "Content-Length: 0\r\n\r\n");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (c->fd < 0) {
+            c->connects++;
+            c->fd = block_connect(&g_api_addr, r->err, sizeof r->err);
+            if (c->fd < 0)
+                return -1;
+            c->reused = 0;
+            c->in.len = 0;
+        }
+        int was_reused = c->reused, close_after = 0, got_any = 0;
+        if (send_all(c->fd, c->out.p, c->out.len) != 0) {
+            snprintf(r->err, sizeof r->err, "send: %s", strerror(errno));
+            conn_close(c);
+            if (was_reused)
+                continue;
+            return -1;
+        }
+        if (read_response(c, r, &close_after, &got_any, scratch) != 0) {
+            conn_close(c);
+            if (was_reused && !got_any)
+                continue;
+            r->status = 0;
+            return -1;
+        }
+        c->reused = 1;
+        if (close_after)
+            conn_close(c);
+        return 0;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ addresses */
+
+static int loopback_v4(const char *host, struct in_addr *out)
+{
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, out) != 1)
+        return -1;
+    return (ntohl(out->s_addr) >> 24) == 127 ? 0 : -1;
+}
+
+/* "http://127.0.0.1:PORT" (no path) */
+static void parse_api(const char *url)
+{
+    char host[64];
+    if (strncmp(url, "http://", 7) != 0)
+        die("--api must be http://127.0.0.1:PORT (got '%s')", url);
+    const char *p = url + 7, *colon = strchr(p, ':');
+    if (!colon || (size_t)(colon - p) >= sizeof host)
+        die("--api must be http://127.0.0.1:PORT (got '%s')", url);
+    memcpy(host, p, (size_t)(colon - p));
+    host[colon - p] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if ((*end && strcmp(end, "/") != 0) || port < 1 || port > 65535)
+        die("bad port in --api '%s'", url);
+    memset(&g_api_addr, 0, sizeof g_api_addr);
+    g_api_addr.sin_family = AF_INET;
+    g_api_addr.sin_port = htons((uint16_t)port);
+    if (loopback_v4(host, &g_api_addr.sin_addr) != 0)
+        die("--api '%s' is not a 127.x.x.x address: this benchmark only targets this machine", url);
+    snprintf(g_api_hostport, sizeof g_api_hostport, "%s:%ld", host, port);
+}
+
+struct target {
+    struct sockaddr_in addr;
+    char hostport[64];
+    int pid; /* 0: unknown */
+    long streams;
+    long rss_before, rss_open, rss_hold; /* KiB */
+};
+
+static struct target g_targets[MAX_TARGETS];
+static int g_ntargets;
+
+/* HOST:PORT[/PID] */
+static void add_target(const char *spec)
+{
+    char host[64];
+    if (g_ntargets == MAX_TARGETS)
+        die("at most %d --sse targets", MAX_TARGETS);
+    struct target *t = &g_targets[g_ntargets];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= sizeof host)
+        die("--sse takes HOST:PORT[/PID], got '%s'", spec);
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (port < 1 || port > 65535 || (*end && *end != '/'))
+        die("--sse takes HOST:PORT[/PID], got '%s'", spec);
+    if (*end == '/') {
+        long pid = strtol(end + 1, &end, 10);
+        if (*end || pid < 1)
+            die("--sse takes HOST:PORT[/PID], got '%s'", spec);
+        t->pid = (int)pid;
+    }
+    t->addr.sin_family = AF_INET;
+    t->addr.sin_port = htons((uint16_t)port);
+    if (loopback_v4(host, &t->addr.sin_addr) != 0)
+        die("--sse '%s' is not a 127.x.x.x address: this benchmark only targets this machine",
+            spec);
+    snprintf(t->hostport, sizeof t->hostport, "%s:%ld", host, port);
+    g_ntargets++;
+}
+
+/* ------------------------------------------------------------------ /proc readings */
+
+static long read_rss_kib(int pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* "TCP: inuse A orphan B tw C alloc D mem E" (mem in pages) */
+static void read_sockstat(long *inuse, long *tw, long *mem_pages)
+{
+    char line[256];
+    *inuse = *tw = *mem_pages = -1;
+    FILE *f = fopen("/proc/net/sockstat", "re");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        long a, b, c, d, e;
+        if (sscanf(line, "TCP: inuse %ld orphan %ld tw %ld alloc %ld mem %ld", &a, &b, &c, &d,
+                   &e) == 5) {
+            *inuse = a;
+            *tw = c;
+            *mem_pages = e;
+        }
+    }
+    fclose(f);
+}
+
+/* missive_sse_streams of one target (its /metrics), or -1. */
+static long server_streams(const struct target *t)
+{
+    char err[160];
+    int fd = block_connect(&t->addr, err, sizeof err);
+    if (fd < 0)
+        return -1;
+    char req[160];
+    int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n", t->hostport);
+    struct buf b = {0};
+    long v = -1;
+    if (send_all(fd, req, (size_t)n) == 0) {
+        for (;;) {
+            buf_reserve(&b, 8192);
+            ssize_t k = recv(fd, b.p + b.len, b.cap - b.len - 1, 0);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0 || b.len > 1 << 20)
+                break;
+            b.len += (size_t)k;
+            b.p[b.len] = '\0';
+        }
+        const char *m = b.p ? strstr(b.p, "\nmissive_sse_streams ") : NULL;
+        if (m)
+            v = strtol(m + 21, NULL, 10);
+    }
+    close(fd);
+    free(b.p);
+    return v;
+}
+
+/* ------------------------------------------------------------------ CPU accounting (as send_bench) */
+
+struct watch {
+    char name[32];
+    int pid;
+    unsigned long long t0, t1;
+};
+
+static struct watch g_watch[MAX_WATCH];
+static int g_nwatch;
+
+struct pstat {
+    int pid, ppid;
+    unsigned long long self, children;
+};
+
+struct snapshot {
+    struct pstat *p;
+    size_t n, cap;
+};
+
+static int read_pstat(int pid, struct pstat *ps)
+{
+    char path[64], text[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *close_ = strrchr(text, ')');
+    if (!close_)
+        return -1;
+    char state;
+    unsigned long long ut, st;
+    long long cut, cst;
+    if (sscanf(close_ + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &state,
+               &ps->ppid, &ut, &st, &cut, &cst) != 6)
+        return -1;
+    ps->pid = pid;
+    ps->self = ut + st;
+    ps->children = (unsigned long long)(cut + cst);
+    return 0;
+}
+
+static void snapshot_take(struct snapshot *s)
+{
+    s->n = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        if (s->n == s->cap) {
+            s->cap = s->cap ? s->cap * 2 : 512;
+            s->p = xrealloc(s->p, s->cap * sizeof *s->p);
+        }
+        if (read_pstat(atoi(e->d_name), &s->p[s->n]) == 0)
+            s->n++;
+    }
+    closedir(d);
+}
+
+static int watch_of(const struct pstat *ps)
+{
+    for (int i = 0; i < g_nwatch; i++)
+        if (ps->pid == g_watch[i].pid || ps->ppid == g_watch[i].pid)
+            return i;
+    return -1;
+}
+
+static void machine_ticks(unsigned long long *busy, unsigned long long *total)
+{
+    unsigned long long v[10] = {0};
+    *busy = *total = 0;
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (n < 4)
+        return;
+    for (int i = 0; i < 8 && i < n; i++)
+        *total += v[i];
+    *busy = *total - v[3] - (n > 4 ? v[4] : 0);
+}
+
+struct cpu_window {
+    int64_t w0;
+    unsigned long long mb0, mt0;
+    struct snapshot snap;
+};
+
+static void cpu_begin(struct cpu_window *cw)
+{
+    cw->w0 = now_ns();
+    machine_ticks(&cw->mb0, &cw->mt0);
+    snapshot_take(&cw->snap);
+    for (int i = 0; i < g_nwatch; i++)
+        g_watch[i].t0 = 0;
+    for (size_t k = 0; k < cw->snap.n; k++) {
+        int i = watch_of(&cw->snap.p[k]);
+        if (i >= 0)
+            g_watch[i].t0 += cw->snap.p[k].self + cw->snap.p[k].children;
+    }
+}
+
+/* Prints "cpu window=NAME wall=S cores=C NAME=cores... other= idle=" (same names summed). */
+static void cpu_end(struct cpu_window *cw, const char *window)
+{
+    struct snapshot s = {0};
+    unsigned long long mb1, mt1;
+    int64_t w1 = now_ns();
+    machine_ticks(&mb1, &mt1);
+    snapshot_take(&s);
+    for (int i = 0; i < g_nwatch; i++)
+        g_watch[i].t1 = 0;
+    for (size_t k = 0; k < s.n; k++) {
+        int i = watch_of(&s.p[k]);
+        if (i >= 0)
+            g_watch[i].t1 += s.p[k].self + s.p[k].children;
+    }
+    double wall = (double)(w1 - cw->w0) / 1e9, hz = (double)sysconf(_SC_CLK_TCK);
+    if (wall <= 0)
+        wall = 1e-9;
+    double ncpu = mt1 > cw->mt0 ? (double)(mt1 - cw->mt0) / hz / wall : 0;
+    double busy = (double)(mb1 - cw->mb0) / hz / wall, ours = 0;
+    printf("cpu window=%s wall=%.1fs cores=%.1f busy=%.2f", window, wall, ncpu, busy);
+    for (int i = 0; i < g_nwatch; i++) {
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(g_watch[j].name, g_watch[i].name) == 0)
+                first = 0;
+        if (!first)
+            continue;
+        double v = 0;
+        for (int j = i; j < g_nwatch; j++)
+            if (strcmp(g_watch[j].name, g_watch[i].name) == 0 && g_watch[j].t1 >= g_watch[j].t0)
+                v += (double)(g_watch[j].t1 - g_watch[j].t0) / hz / wall;
+        ours += v;
+        printf(" %s=%.2f", g_watch[i].name, v);
+    }
+    double other = busy - ours;
+    printf(" other=%.2f idle=%.2f\n", other > 0 ? other : 0.0, ncpu - busy > 0 ? ncpu - busy : 0.0);
+    fflush(stdout);
+    free(s.p);
+    free(cw->snap.p);
+    cw->snap.p = NULL;
+    cw->snap.n = cw->snap.cap = 0;
+}
+
+/* ------------------------------------------------------------------ configuration */
+
+enum mode { M_IDLE, M_LATENCY, M_RECONNECT };
+enum conv_kind { CONV_PAIRS, CONV_GROUP };
+
+static struct {
+    enum mode mode;
+    enum conv_kind conv;
+    long streams, users, per_user;
+    int nsources, procs, senders, setup_threads;
+    long open_window;  /* in-flight handshakes per receiver process */
+    double open_rate;  /* new streams per second, all processes (0: no limit) */
+    double hold;       /* idle: seconds held */
+    double rate;       /* messages per second */
+    double duration;   /* seconds of sending / reconnecting */
+    long messages;     /* messages (0: rate * duration) */
+    double reconnect_rate;
+    double gap_ms;
+    double drain;      /* seconds to wait for late deliveries */
+    double open_timeout;
+    double max_time;
+    int no_accept;
+} o = {
+    .mode = M_IDLE,
+    .conv = CONV_PAIRS,
+    .streams = 1000,
+    .per_user = 1,
+    .nsources = 1,
+    .senders = 16,
+    .setup_threads = 16,
+    .open_window = 256,
+    .hold = 20,
+    .rate = 100,
+    .duration = 10,
+    .reconnect_rate = 100,
+    .gap_ms = 250,
+    .drain = 10,
+    .open_timeout = 180,
+    .max_time = 900,
+};
+
+static char g_run[9];         /* this run's marker id */
+static char g_mark[32];       /* "sseload:RUN:" */
+static size_t g_mark_len;
+
+/* ------------------------------------------------------------------ users and conversations */
+
+struct user {
+    long long id;
+    char token[1024];
+};
+
+static struct user *g_users;
+static long g_nusers;
+static long long *g_convs; /* pairs: conversation of pair p; group: g_convs[0] */
+static long g_nconvs;
+
+static long user_of_stream(long s)
+{
+    return s % g_nusers;
+}
+
+static int target_of_stream(long s)
+{
+    return (int)((s + s / g_nusers) % g_ntargets);
+}
+
+static int conv_of_user(long u)
+{
+    return o.conv == CONV_GROUP ? 0 : (int)(u / 2);
+}
+
+/* Work spread over setup threads: fn(conn, item, rng) for item in [0, n). */
+struct par {
+    long n;
+    atomic_long next;
+    void (*fn)(struct conn *, long, struct buf *, struct buf *, struct rng *);
+};
+
+static void *par_main(void *arg)
+{
+    struct par *p = arg;
+    struct conn c = {.fd = -1};
+    struct buf body = {0}, scratch = {0};
+    struct rng rng;
+    rng_seed(&rng);
+    for (;;) {
+        long i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            break;
+        p->fn(&c, i, &body, &scratch, &rng);
+    }
+    conn_free(&c);
+    free(body.p);
+    free(scratch.p);
+    return NULL;
+}
+
+static void parallel(long n, void (*fn)(struct conn *, long, struct buf *, struct buf *, struct rng *))
+{
+    struct par p = {.n = n, .fn = fn};
+    int nt = o.setup_threads;
+    pthread_t tids[64];
+    if (nt > 64)
+        nt = 64;
+    if (nt > n)
+        nt = (int)(n > 0 ? n : 1);
+    atomic_init(&p.next, 0);
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&tids[i], NULL, par_main, &p) != 0)
+            die("pthread_create failed");
+    for (int i = 0; i < nt; i++)
+        pthread_join(tids[i], NULL);
+}
+
+static void setup_call(struct conn *c, const char *what, const char *method, const char *path,
+                       const char *token, const char *body, int want1, int want2,
+                       struct response *r, struct buf *scratch)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = http_do(c, method, path, token, body, r, scratch);
+        if (rc == 0 && (r->status == want1 || r->status == want2))
+            return;
+        /* a 502/503/504 (nginx queue full, api restarting) or a transport error: a few retries */
+        if (attempt < 3 && (rc != 0 || r->status == 502 || r->status == 503 || r->status == 504)) {
+            sleep_ms(200 * (attempt + 1));
+            continue;
+        }
+        if (rc != 0)
+            die("setup: %s: %s", what, r->err);
+        die("setup: %s: HTTP %d (expected %d): %.300s", what, r->status, want1, r->body);
+    }
+}
+
+static const char *k_password = "sse-load-password-1";
+
+static void do_signup(struct conn *c, long i, struct buf *body, struct buf *scratch, struct rng *rng)
+{
+    struct response r;
+    (void)rng;
+    body->len = 0;
+    buf_printf(body, "{\"username\":\"sl%s_%ld\",\"password\":\"%s\"}", g_run, i, k_password);
+    setup_call(c, "sign up", "POST", "/v1/accounts", NULL, body->p, 201, 201, &r, scratch);
+    g_users[i].id = json_id(r.body, "id");
+    if (g_users[i].id <= 0)
+        die("setup: no id in the sign-up answer: %.300s", r.body);
+    setup_call(c, "sign in", "POST", "/v1/sessions", NULL, body->p, 201, 201, &r, scratch);
+    if (json_plain_string(r.body, "access_token", g_users[i].token, sizeof g_users[i].token) != 0)
+        die("setup: no access_token in the sign-in answer: %.300s", r.body);
+}
+
+static void do_pair(struct conn *c, long p, struct buf *body, struct buf *scratch, struct rng *rng)
+{
+    struct response r;
+    char path[96];
+    (void)rng;
+    body->len = 0;
+    buf_printf(body, "{\"kind\":\"direct\",\"user_id\":%lld}", g_users[2 * p + 1].id);
+    setup_call(c, "open direct conversation", "POST", "/v1/conversations", g_users[2 * p].token,
+               body->p, 201, 200, &r, scratch);
+    g_convs[p] = json_id(r.body, "id");
+    if (g_convs[p] <= 0)
+        die("setup: no id in the conversation answer: %.300s", r.body);
+    if (o.no_accept)
+        return;
+    snprintf(path, sizeof path, "/v1/conversations/%lld/accept", g_convs[p]);
+    setup_call(c, "accept", "POST", path, g_users[2 * p + 1].token, NULL, 200, 200, &r, scratch);
+}
+
+static void setup(void)
+{
+    int64_t t0 = now_ns();
+    g_users = xcalloc((size_t)g_nusers, sizeof *g_users);
+    note("setup: signing up and in %ld users (sl%s_*)", g_nusers, g_run);
+    parallel(g_nusers, do_signup);
+    double t_users = (double)(now_ns() - t0) / 1e9;
+    if (o.mode != M_IDLE) {
+        if (o.conv == CONV_PAIRS) {
+            g_nconvs = g_nusers / 2;
+            g_convs = xcalloc((size_t)g_nconvs, sizeof *g_convs);
+            parallel(g_nconvs, do_pair);
+        } else {
+            struct conn c = {.fd = -1};
+            struct buf body = {0}, scratch = {0};
+            struct response r;
+            g_nconvs = 1;
+            g_convs = xcalloc(1, sizeof *g_convs);
+            buf_printf(&body, "{\"kind\":\"group\",\"title\":\"sse load %s\",\"member_ids\":[",
+                       g_run);
+            for (long i = 1; i < g_nusers; i++)
+                buf_printf(&body, "%s%lld", i > 1 ? "," : "", g_users[i].id);
+            buf_printf(&body, "]}");
+            setup_call(&c, "create group", "POST", "/v1/conversations", g_users[0].token, body.p,
+                       201, 201, &r, &scratch);
+            g_convs[0] = json_id(r.body, "id");
+            if (g_convs[0] <= 0)
+                die("setup: no id in the create-group answer: %.300s", r.body);
+            conn_free(&c);
+            free(body.p);
+            free(scratch.p);
+        }
+    }
+    double total = (double)(now_ns() - t0) / 1e9;
+    printf("setup users=%ld users_s=%.1f signups_per_s=%.0f conversations=%ld kind=%s total_s=%.1f\n",
+           g_nusers, t_users, t_users > 0 ? (double)g_nusers / t_users : 0.0, g_nconvs,
+           o.mode == M_IDLE ? "none" : o.conv == CONV_PAIRS ? (o.no_accept ? "direct-request" : "direct")
+                                                            : "group",
+           total);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ shared memory (parent + receivers) */
+
+enum phase { PH_OPEN = 0, PH_RUN, PH_STOP };
+
+struct wstat { /* one receiver's counters; written by it, read by the parent */
+    atomic_long up_now;          /* streams whose 200 answer arrived and are still open */
+    atomic_long ever_up;         /* distinct streams that got a 200 at least once */
+    atomic_long dead;            /* gave up on (MAX_ATTEMPTS failures before ever up) */
+    atomic_long inflight;        /* handshakes under way */
+    atomic_long connects;        /* connection attempts */
+    atomic_long connect_errors;  /* socket()/connect() failures */
+    atomic_long timeouts;        /* handshakes over HANDSHAKE_TO_NS */
+    atomic_long http_401, http_503, http_other; /* non-200 answers */
+    atomic_long server_closed;   /* an open stream ended by the other side (EOF, reset, last chunk) */
+    atomic_long protocol_errors; /* malformed answer */
+    atomic_long heartbeats, hb_streams; /* ":" comments; streams that saw one */
+    atomic_long events;          /* events with an id */
+    atomic_long msg_events;      /* message.created with this run's marker */
+    atomic_long foreign_msgs;    /* message.created without it */
+    atomic_long other_events;    /* other typed events (ids or not) */
+    atomic_long out_of_order;    /* id <= the stream's last id */
+    atomic_long error_events, err_slow, err_session, err_unavail; /* "event: error" by reason */
+    atomic_long retry_extra;     /* "retry:" lines after the first of a connection (shutdown) */
+    atomic_long drops;           /* streams this tool closed on purpose (reconnect mode) */
+    atomic_long drop_skipped;    /* a drop was due but no stream was open */
+    atomic_long reconnects_done; /* 200 after a drop or a server close */
+    atomic_long ndeliv, deliv_overflow;
+    atomic_long nrec, rec_overflow;
+    atomic_long rss_kib;         /* this receiver's own RSS, sampled each second */
+    atomic_int done;
+    char first_error[160];
+};
+
+struct deliv {
+    uint32_t msg, stream;
+    int64_t recv_ns, send_ns;
+};
+
+struct rec {
+    uint32_t stream;
+    uint32_t by_server; /* 1: the server ended it, 0: dropped by us */
+    int64_t drop_ns, connect_ns, up_ns;
+};
+
+struct ctl {
+    atomic_int phase;
+    int64_t run_start_ns;
+};
+
+static struct ctl *g_ctl;
+static struct wstat *g_ws;
+static atomic_uchar *g_up;   /* per stream: 1 once it was open */
+static struct deliv *g_deliv; /* [procs][dcap] */
+static struct rec *g_rec;     /* [procs][rcap] */
+static size_t g_dcap, g_rcap;
+
+static void *shared_alloc(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap %zu bytes: %s", n, strerror(errno));
+    return p;
+}
+
+#define LD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
+#define INC(x)    atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
+#define DEC(x)    atomic_fetch_sub_explicit(&(x), 1, memory_order_relaxed)
+
+static long sum_stat(size_t off)
+{
+    long v = 0;
+    for (int w = 0; w < o.procs; w++)
+        v += atomic_load_explicit((atomic_long *)((char *)&g_ws[w] + off), memory_order_relaxed);
+    return v;
+}
+#define SUM(field) sum_stat(offsetof(struct wstat, field))
+
+/* ------------------------------------------------------------------ receiver process */
+
+enum sstate { S_IDLE = 0, S_WAIT, S_CONNECTING, S_HEADERS, S_BODY, S_DEAD };
+enum chstate { CH_SIZE = 0, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_END };
+enum evtype { EV_NONE = 0, EV_MSG, EV_ERR, EV_OTHER };
+
+#define F_HB      1 /* saw a heartbeat */
+#define F_RETRY   2 /* saw this connection's first "retry:" */
+#define F_GAP     4 /* closed (by us or the server): the next 200 ends a gap */
+#define F_BYSRV   8 /* that close was the server's */
+#define F_CHUNKED 16
+#define F_EVERUP  32
+
+struct stream {
+    int fd;
+    uint8_t state, ch, ev, flags;
+    uint16_t attempts;
+    uint32_t line_len, line_cap;
+    uint32_t ch_left;
+    char *line; /* answer header, then a partial event-stream line */
+    char *out;  /* request not yet written */
+    uint32_t out_len, out_off;
+    long long last_id, cur_id, cur_msg;
+    int64_t cur_send_ns;
+    int64_t t_start; /* this connection attempt began */
+    int64_t drop_ns; /* the gap began */
+};
+
+struct recv_ctx {
+    int w, ep;
+    long n;          /* streams here */
+    struct stream *s;
+    struct wstat *st;
+    struct deliv *deliv;
+    struct rec *rec;
+    long *queue;     /* FIFO of (re)connects due: stream index and due time */
+    int64_t *due;
+    long qhead, qlen;
+    long open_cursor;
+    char rbuf[65536];
+};
+
+static long global_of(const struct recv_ctx *x, long j)
+{
+    return j * o.procs + x->w;
+}
+
+static void enqueue(struct recv_ctx *x, long j, int64_t due)
+{
+    if (x->qlen == x->n)
+        die("receiver %d: queue overflow", x->w);
+    long k = (x->qhead + x->qlen) % x->n;
+    x->queue[k] = j;
+    x->due[k] = due;
+    x->qlen++;
+    x->s[j].state = S_WAIT;
+}
+
+static void set_first_error(struct recv_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_first_error(struct recv_ctx *x, const char *fmt, ...)
+{
+    if (x->st->first_error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->st->first_error, sizeof x->st->first_error, fmt, ap);
+    va_end(ap);
+}
+
+static void drop_fd(struct recv_ctx *x, struct stream *s)
+{
+    if (s->fd >= 0) {
+        epoll_ctl(x->ep, EPOLL_CTL_DEL, s->fd, NULL);
+        close(s->fd);
+    }
+    s->fd = -1;
+    free(s->line);
+    s->line = NULL;
+    s->line_len = s->line_cap = 0;
+    free(s->out);
+    s->out = NULL;
+    s->out_len = s->out_off = 0;
+    s->ev = EV_NONE;
+    s->cur_id = -1;
+    s->cur_msg = -1;
+}
+
+/* A handshake failed: retry later, or give up on a stream that never opened. */
+static void attempt_failed(struct recv_ctx *x, long j, int64_t now, int64_t delay)
+{
+    struct stream *s = &x->s[j];
+    drop_fd(x, s);
+    DEC(x->st->inflight);
+    s->attempts++;
+    if (!(s->flags & F_EVERUP) && s->attempts >= MAX_ATTEMPTS) {
+        s->state = S_DEAD;
+        INC(x->st->dead);
+        return;
+    }
+    enqueue(x, j, now + delay);
+}
+
+/* The server ended an open stream (or the connection broke). */
+static void stream_lost(struct recv_ctx *x, long j, int64_t now, const char *why)
+{
+    struct stream *s = &x->s[j];
+    drop_fd(x, s);
+    DEC(x->st->up_now);
+    INC(x->st->server_closed);
+    set_first_error(x, "stream %ld: %s", global_of(x, j), why);
+    if (o.mode == M_IDLE) {
+        s->state = S_DEAD; /* idle counts what stays open: no reconnect */
+        return;
+    }
+    s->flags |= F_GAP | F_BYSRV;
+    s->drop_ns = now;
+    enqueue(x, j, now + RESUME_DELAY_NS);
+}
+
+static void start_connect(struct recv_ctx *x, long j, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    long gs = global_of(x, j);
+    const struct target *t = &g_targets[target_of_stream(gs)];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    INC(x->st->connects);
+    INC(x->st->inflight);
+    s->t_start = now;
+    s->state = S_CONNECTING;
+    if (fd < 0) {
+        INC(x->st->connect_errors);
+        set_first_error(x, "socket: %s", strerror(errno));
+        attempt_failed(x, j, now, OPEN_RETRY_NS);
+        return;
+    }
+    s->fd = fd;
+    if (o.nsources > 1) {
+        int one = 1;
+        struct sockaddr_in src;
+        memset(&src, 0, sizeof src);
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)((gs / g_ntargets) % o.nsources));
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            INC(x->st->connect_errors);
+            set_first_error(x, "bind: %s", strerror(errno));
+            attempt_failed(x, j, now, OPEN_RETRY_NS);
+            return;
+        }
+    }
+    if (connect(fd, (const struct sockaddr *)&t->addr, sizeof t->addr) != 0 &&
+        errno != EINPROGRESS) {
+        INC(x->st->connect_errors);
+        set_first_error(x, "connect %s: %s", t->hostport, strerror(errno));
+        attempt_failed(x, j, now, OPEN_RETRY_NS);
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = (uint64_t)j};
+    if (epoll_ctl(x->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        die("epoll_ctl: %s", strerror(errno));
+}
+
+static void push_deliv(struct recv_ctx *x, long j, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    long k = LD(x->st->ndeliv);
+    if ((size_t)k >= g_dcap) {
+        INC(x->st->deliv_overflow);
+        return;
+    }
+    x->deliv[k].msg = (uint32_t)s->cur_msg;
+    x->deliv[k].stream = (uint32_t)global_of(x, j);
+    x->deliv[k].recv_ns = now;
+    x->deliv[k].send_ns = s->cur_send_ns;
+    atomic_store_explicit(&x->st->ndeliv, k + 1, memory_order_release);
+}
+
+static int has_prefix(const char *l, size_t len, const char *p)
+{
+    size_t n = strlen(p);
+    return len >= n && memcmp(l, p, n) == 0;
+}
+
+static const char *field_value(const char *l, size_t len, size_t name_len, size_t *vlen)
+{
+    const char *v = l + name_len;
+    size_t n = len - name_len;
+    if (n && *v == ' ') {
+        v++;
+        n--;
+    }
+    *vlen = n;
+    return v;
+}
+
+static void process_line(struct recv_ctx *x, long j, const char *l, size_t len, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    const char *v;
+    size_t vl;
+    if (len && l[len - 1] == '\r')
+        len--;
+    if (len == 0) { /* dispatch */
+        if (s->cur_id >= 0) {
+            INC(x->st->events);
+            if (s->cur_id <= s->last_id)
+                INC(x->st->out_of_order);
+            else
+                s->last_id = s->cur_id;
+        }
+        if (s->ev == EV_MSG) {
+            if (s->cur_msg >= 0) {
+                INC(x->st->msg_events);
+                push_deliv(x, j, now);
+            } else {
+                INC(x->st->foreign_msgs);
+            }
+        } else if (s->ev == EV_ERR) {
+            INC(x->st->error_events);
+        } else if (s->ev == EV_OTHER) {
+            INC(x->st->other_events);
+        }
+        s->ev = EV_NONE;
+        s->cur_id = -1;
+        s->cur_msg = -1;
+        return;
+    }
+    if (l[0] == ':') {
+        INC(x->st->heartbeats);
+        if (!(s->flags & F_HB)) {
+            s->flags |= F_HB;
+            INC(x->st->hb_streams);
+        }
+    } else if (has_prefix(l, len, "id:")) {
+        v = field_value(l, len, 3, &vl);
+        long long id = 0;
+        for (size_t i = 0; i < vl && isdigit((unsigned char)v[i]); i++)
+            id = id * 10 + (v[i] - '0');
+        s->cur_id = id;
+    } else if (has_prefix(l, len, "event:")) {
+        v = field_value(l, len, 6, &vl);
+        if (vl == 15 && memcmp(v, "message.created", 15) == 0)
+            s->ev = EV_MSG;
+        else if (vl == 5 && memcmp(v, "error", 5) == 0)
+            s->ev = EV_ERR;
+        else
+            s->ev = EV_OTHER;
+    } else if (has_prefix(l, len, "data:")) {
+        if (s->ev == EV_MSG) {
+            const char *m = memmem(l, len, g_mark, g_mark_len);
+            if (m) {
+                char *end;
+                long long idx = strtoll(m + g_mark_len, &end, 10);
+                if (*end == ':') {
+                    s->cur_msg = idx;
+                    s->cur_send_ns = strtoll(end + 1, NULL, 10);
+                }
+            }
+        } else if (s->ev == EV_ERR) {
+            if (memmem(l, len, "slow_reader", 11))
+                INC(x->st->err_slow);
+            else if (memmem(l, len, "session_ended", 13))
+                INC(x->st->err_session);
+            else if (memmem(l, len, "unavailable", 11))
+                INC(x->st->err_unavail);
+            set_first_error(x, "stream %ld: %.*s", global_of(x, j), (int)(len > 120 ? 120 : len), l);
+        }
+    } else if (has_prefix(l, len, "retry:")) {
+        if (s->flags & F_RETRY)
+            INC(x->st->retry_extra);
+        s->flags |= F_RETRY;
+    }
+}
+
+static int line_append(struct stream *s, const char *p, size_t n)
+{
+    if ((size_t)s->line_len + n > MAX_LINE)
+        return -1;
+    if (s->line_len + n > s->line_cap) {
+        size_t cap = s->line_cap ? s->line_cap : 512;
+        while (cap < s->line_len + n)
+            cap *= 2;
+        s->line = xrealloc(s->line, cap);
+        s->line_cap = (uint32_t)cap;
+    }
+    memcpy(s->line + s->line_len, p, n);
+    s->line_len += (uint32_t)n;
+    return 0;
+}
+
+/* Event-stream text. -1: a line too long. */
+static int sse_feed(struct recv_ctx *x, long j, const char *p, size_t n, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        if (!nl)
+            return line_append(s, p, n);
+        size_t seg = (size_t)(nl - p);
+        if (s->line_len) {
+            if (line_append(s, p, seg) != 0)
+                return -1;
+            process_line(x, j, s->line, s->line_len, now);
+            free(s->line);
+            s->line = NULL;
+            s->line_len = s->line_cap = 0;
+        } else {
+            process_line(x, j, p, seg, now);
+        }
+        p = nl + 1;
+        n -= seg + 1;
+    }
+    return 0;
+}
+
+/* Body bytes: de-chunked into sse_feed. 1: the last chunk came, -1: malformed. */
+static int body_feed(struct recv_ctx *x, long j, const char *p, size_t n, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    if (!(s->flags & F_CHUNKED))
+        return sse_feed(x, j, p, n, now);
+    while (n > 0) {
+        char c = *p;
+        switch (s->ch) {
+        case CH_SIZE: {
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+            if (d >= 0) {
+                if (s->ch_left > (1u << 26))
+                    return -1;
+                s->ch_left = s->ch_left * 16 + (uint32_t)d;
+            } else if (c == '\n') {
+                s->ch = s->ch_left ? CH_DATA : CH_END;
+                if (s->ch == CH_END)
+                    return 1;
+            } else {
+                s->ch = CH_EXT; /* ';ext', '\r' */
+            }
+            p++;
+            n--;
+            break;
+        }
+        case CH_EXT:
+            if (c == '\n') {
+                s->ch = s->ch_left ? CH_DATA : CH_END;
+                if (s->ch == CH_END)
+                    return 1;
+            }
+            p++;
+            n--;
+            break;
+        case CH_DATA: {
+            size_t k = n < s->ch_left ? n : s->ch_left;
+            if (sse_feed(x, j, p, k, now) != 0)
+                return -1;
+            p += k;
+            n -= k;
+            s->ch_left -= (uint32_t)k;
+            if (!s->ch_left)
+                s->ch = CH_DATA_CR;
+            break;
+        }
+        case CH_DATA_CR:
+            if (c != '\r')
+                return -1;
+            s->ch = CH_DATA_LF;
+            p++;
+            n--;
+            break;
+        case CH_DATA_LF:
+            if (c != '\n')
+                return -1;
+            s->ch = CH_SIZE;
+            s->ch_left = 0;
+            p++;
+            n--;
+            break;
+        default:
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void build_request(struct recv_ctx *x, long j)
+{
+    struct stream *s = &x->s[j];
+    long gs = global_of(x, j);
+    const struct target *t = &g_targets[target_of_stream(gs)];
+    char last[48] = "";
+    /* After a gap, resume from the last id seen; a stream that saw none resumes from 0 (its
+     * user's whole, short, history: only this run's setup events and messages since). */
+    if (s->flags & F_GAP)
+        snprintf(last, sizeof last, "Last-Event-ID: %lld\r\n", s->last_id > 0 ? s->last_id : 0);
+    struct buf b = {0};
+    buf_printf(&b,
+               "GET /v1/stream HTTP/1.1\r\nHost: %s\r\nUser-Agent: missive-sse-load\r\n"
+               "Accept: text/event-stream\r\nAuthorization: Bearer %s\r\n%s\r\n",
+               t->hostport, g_users[user_of_stream(gs)].token, last);
+    s->out = b.p;
+    s->out_len = (uint32_t)b.len;
+    s->out_off = 0;
+}
+
+/* Parses the answer header in s->line. 200 + event-stream: 0; else status or -1. */
+static int parse_head(struct stream *s, size_t hdr_end)
+{
+    const char *h = s->line;
+    if (hdr_end < 12 || strncmp(h, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)h[9]))
+        return -1;
+    int status = atoi(h + 9);
+    if (status != 200)
+        return status;
+    s->flags &= (uint8_t)~F_CHUNKED;
+    for (const char *l = memchr(h, '\n', hdr_end); l && l < h + hdr_end; l = memchr(l + 1, '\n', (size_t)(h + hdr_end - l - 1))) {
+        const char *q = l + 1;
+        if (strncasecmp(q, "Transfer-Encoding:", 18) == 0) {
+            const char *e = memchr(q, '\n', (size_t)(h + hdr_end - q));
+            if (e && memmem(q, (size_t)(e - q), "chunked", 7))
+                s->flags |= F_CHUNKED;
+        }
+    }
+    return 0;
+}
+
+static void push_rec(struct recv_ctx *x, long j, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    long k = LD(x->st->nrec);
+    if ((size_t)k >= g_rcap) {
+        INC(x->st->rec_overflow);
+        return;
+    }
+    x->rec[k].stream = (uint32_t)global_of(x, j);
+    x->rec[k].by_server = (s->flags & F_BYSRV) ? 1 : 0;
+    x->rec[k].drop_ns = s->drop_ns;
+    x->rec[k].connect_ns = s->t_start;
+    x->rec[k].up_ns = now;
+    atomic_store_explicit(&x->st->nrec, k + 1, memory_order_release);
+}
+
+static void on_io(struct recv_ctx *x, long j, uint32_t evs)
+{
+    struct stream *s = &x->s[j];
+    int64_t now = now_ns();
+    if (s->fd < 0)
+        return;
+    if (s->state == S_CONNECTING) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+            err = errno;
+        if (err) {
+            INC(x->st->connect_errors);
+            set_first_error(x, "connect: %s", strerror(err));
+            attempt_failed(x, j, now, OPEN_RETRY_NS);
+            return;
+        }
+        if (!(evs & EPOLLOUT))
+            return;
+        int one = 1;
+        setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        build_request(x, j);
+        s->state = S_HEADERS;
+        evs = EPOLLOUT;
+    }
+    if (s->state == S_HEADERS && s->out && (evs & EPOLLOUT)) {
+        ssize_t w = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            INC(x->st->connect_errors);
+            set_first_error(x, "send: %s", strerror(errno));
+            attempt_failed(x, j, now, OPEN_RETRY_NS);
+            return;
+        }
+        if (w > 0)
+            s->out_off += (uint32_t)w;
+        if (s->out_off == s->out_len) {
+            free(s->out);
+            s->out = NULL;
+            struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)j};
+            epoll_ctl(x->ep, EPOLL_CTL_MOD, s->fd, &ev);
+        }
+        return;
+    }
+    if (s->state == S_HEADERS) {
+        char tmp[4096];
+        ssize_t r = recv(s->fd, tmp, sizeof tmp, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r <= 0) {
+            INC(x->st->connect_errors);
+            set_first_error(x, "answer header: %s", r == 0 ? "connection closed" : strerror(errno));
+            attempt_failed(x, j, now, OPEN_RETRY_NS);
+            return;
+        }
+        if (line_append(s, tmp, (size_t)r) != 0 || s->line_len > MAX_HEADER_BYTES) {
+            INC(x->st->protocol_errors);
+            attempt_failed(x, j, now, OPEN_RETRY_NS);
+            return;
+        }
+        char *e = memmem(s->line, s->line_len, "\r\n\r\n", 4);
+        if (!e)
+            return;
+        size_t hdr_end = (size_t)(e - s->line) + 4;
+        int st = parse_head(s, hdr_end);
+        if (st != 0) {
+            if (st == 401)
+                INC(x->st->http_401);
+            else if (st == 503)
+                INC(x->st->http_503);
+            else if (st < 0)
+                INC(x->st->protocol_errors);
+            else
+                INC(x->st->http_other);
+            set_first_error(x, "stream %ld: HTTP %d: %.*s", global_of(x, j), st,
+                            (int)(s->line_len - hdr_end > 200 ? 200 : s->line_len - hdr_end),
+                            s->line + hdr_end);
+            attempt_failed(x, j, now, st == 503 ? 1 * NS : OPEN_RETRY_NS);
+            return;
+        }
+        /* open */
+        DEC(x->st->inflight);
+        INC(x->st->up_now);
+        long gs = global_of(x, j);
+        if (!(s->flags & F_EVERUP)) {
+            s->flags |= F_EVERUP;
+            INC(x->st->ever_up);
+            atomic_store(&g_up[gs], 1);
+        }
+        if (s->flags & F_GAP) {
+            push_rec(x, j, now);
+            INC(x->st->reconnects_done);
+        }
+        s->flags &= (uint8_t)~(F_GAP | F_BYSRV | F_RETRY);
+        s->attempts = 0;
+        s->state = S_BODY;
+        s->ch = CH_SIZE;
+        s->ch_left = 0;
+        s->ev = EV_NONE;
+        s->cur_id = s->cur_msg = -1;
+        size_t rest = s->line_len - hdr_end;
+        char *line = s->line;
+        s->line = NULL;
+        s->line_len = s->line_cap = 0;
+        int rc = rest ? body_feed(x, j, line + hdr_end, rest, now) : 0;
+        free(line);
+        if (rc != 0) {
+            if (rc < 0)
+                INC(x->st->protocol_errors);
+            stream_lost(x, j, now, rc < 0 ? "malformed event stream" : "last chunk");
+        }
+        return;
+    }
+    if (s->state == S_BODY) {
+        ssize_t r = recv(s->fd, x->rbuf, sizeof x->rbuf, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r <= 0) {
+            stream_lost(x, j, now, r == 0 ? "closed by the server" : strerror(errno));
+            return;
+        }
+        int rc = body_feed(x, j, x->rbuf, (size_t)r, now_ns());
+        if (rc != 0) {
+            if (rc < 0)
+                INC(x->st->protocol_errors);
+            stream_lost(x, j, now, rc < 0 ? "malformed event stream" : "last chunk");
+        }
+    }
+}
+
+/* Reconnect mode: closes the next open stream (round robin); it reconnects after the gap. */
+static void drop_one(struct recv_ctx *x, long *cursor, int64_t now)
+{
+    for (long tries = 0; tries < x->n; tries++) {
+        long j = *cursor;
+        *cursor = (*cursor + 1) % x->n;
+        struct stream *s = &x->s[j];
+        if (s->state != S_BODY)
+            continue;
+        drop_fd(x, s);
+        DEC(x->st->up_now);
+        INC(x->st->drops);
+        s->flags |= F_GAP;
+        s->flags &= (uint8_t)~F_BYSRV;
+        s->drop_ns = now;
+        enqueue(x, j, now + (int64_t)(o.gap_ms * 1e6));
+        return;
+    }
+    INC(x->st->drop_skipped);
+}
+
+static void receiver_main(int w)
+{
+    struct recv_ctx *x = xcalloc(1, sizeof *x);
+    g_is_child = 1;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+    x->w = w;
+    x->st = &g_ws[w];
+    x->deliv = g_deliv + (size_t)w * g_dcap;
+    x->rec = g_rec + (size_t)w * g_rcap;
+    x->n = (o.streams - w + o.procs - 1) / o.procs;
+    x->s = xcalloc((size_t)x->n, sizeof *x->s);
+    x->queue = xcalloc((size_t)x->n, sizeof *x->queue);
+    x->due = xcalloc((size_t)x->n, sizeof *x->due);
+    for (long j = 0; j < x->n; j++) {
+        x->s[j].fd = -1;
+        x->s[j].last_id = x->s[j].cur_id = x->s[j].cur_msg = -1;
+    }
+    x->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (x->ep < 0)
+        die("epoll_create1: %s", strerror(errno));
+
+    double my_open_rate = o.open_rate > 0 ? o.open_rate / o.procs : 0;
+    double my_drop_rate = o.reconnect_rate / o.procs;
+    int64_t open_next = now_ns(), drop_next = 0, last_scan = now_ns();
+    long drop_cursor = w * 7919 % (x->n ? x->n : 1);
+    struct epoll_event evs[512];
+
+    for (;;) {
+        int phase = atomic_load(&g_ctl->phase);
+        if (phase == PH_STOP)
+            break;
+        int k = epoll_wait(x->ep, evs, 512, 5);
+        for (int i = 0; i < k; i++)
+            on_io(x, (long)evs[i].data.u64, evs[i].events);
+        int64_t now = now_ns();
+
+        /* (re)connects: due retries and resumptions first, then first opens */
+        while (LD(x->st->inflight) < o.open_window) {
+            if (my_open_rate > 0 && now < open_next)
+                break;
+            long j;
+            if (x->qlen && x->due[x->qhead] <= now) {
+                j = x->queue[x->qhead];
+                x->qhead = (x->qhead + 1) % x->n;
+                x->qlen--;
+            } else if (x->open_cursor < x->n) {
+                j = x->open_cursor++;
+            } else {
+                break;
+            }
+            start_connect(x, j, now);
+            if (my_open_rate > 0) {
+                open_next += (int64_t)(1e9 / my_open_rate);
+                if (open_next < now - NS / 10)
+                    open_next = now - NS / 10;
+            }
+        }
+
+        /* reconnect mode: drops at the target rate */
+        if (phase == PH_RUN && o.mode == M_RECONNECT && my_drop_rate > 0) {
+            if (!drop_next)
+                drop_next = g_ctl->run_start_ns;
+            while (now >= drop_next) {
+                drop_one(x, &drop_cursor, now);
+                drop_next += (int64_t)(1e9 / my_drop_rate);
+            }
+        }
+
+        /* once a second: handshake timeouts, own RSS */
+        if (now - last_scan >= NS) {
+            last_scan = now;
+            for (long j = 0; j < x->n; j++) {
+                struct stream *s = &x->s[j];
+                if ((s->state == S_CONNECTING || s->state == S_HEADERS) &&
+                    now - s->t_start > HANDSHAKE_TO_NS) {
+                    INC(x->st->timeouts);
+                    set_first_error(x, "stream %ld: no answer in %llds", global_of(x, j),
+                                    (long long)(HANDSHAKE_TO_NS / NS));
+                    attempt_failed(x, j, now, OPEN_RETRY_NS);
+                }
+            }
+            atomic_store(&x->st->rss_kib, read_rss_kib(getpid()));
+        }
+    }
+    atomic_store(&x->st->rss_kib, read_rss_kib(getpid()));
+    for (long j = 0; j < x->n; j++)
+        if (x->s[j].fd >= 0)
+            close(x->s[j].fd);
+    atomic_store(&x->st->done, 1);
+    _exit(0);
+}
+
+/* ------------------------------------------------------------------ messages (parent) */
+
+struct msg {
+    int32_t conv, sender;
+    int32_t status;
+    int64_t due_ns, send_ns, done_ns;
+};
+
+static struct msg *g_msgs;
+static long g_nmsgs;
+static atomic_long g_next_msg;
+static int64_t g_send_t0;
+static atomic_int g_stop_sending;
+static atomic_int g_err_samples;
+
+static void sample_send_error(long i, int status, const char *detail)
+{
+    if (atomic_fetch_add(&g_err_samples, 1) >= 5)
+        return;
+    note("send %ld: %s%d %.300s", i, status ? "HTTP " : "", status, detail);
+}
+
+static void *sender_main(void *arg)
+{
+    struct conn c = {.fd = -1};
+    struct buf body = {0}, scratch = {0};
+    struct response r;
+    struct rng rng;
+    char path[96], uuid[37];
+    (void)arg;
+    rng_seed(&rng);
+    for (;;) {
+        long i = atomic_fetch_add(&g_next_msg, 1);
+        if (i >= g_nmsgs || atomic_load(&g_stop_sending))
+            break;
+        struct msg *m = &g_msgs[i];
+        m->due_ns = g_send_t0 + (int64_t)((double)i * 1e9 / o.rate);
+        sleep_until(m->due_ns);
+        if (o.conv == CONV_GROUP) {
+            m->conv = 0;
+            m->sender = (int32_t)(i % g_nusers);
+        } else {
+            long p = i % g_nconvs;
+            m->conv = (int32_t)p;
+            m->sender = (int32_t)(2 * p + (o.no_accept ? 0 : (i / g_nconvs) % 2));
+        }
+        snprintf(path, sizeof path, "/v1/conversations/%lld/messages", g_convs[m->conv]);
+        uuid_v4(&rng, uuid);
+        m->send_ns = now_ns();
+        body.len = 0;
+        buf_printf(&body, "{\"client_msg_id\":\"%s\",\"body\":\"%s%ld:%" PRId64 "\"}", uuid, g_mark,
+                   i, m->send_ns);
+        int rc = http_do(&c, "POST", path, g_users[m->sender].token, body.p, &r, &scratch);
+        m->done_ns = now_ns();
+        m->status = rc == 0 ? r.status : -1;
+        if (m->status != 201) {
+            sample_send_error(i, rc == 0 ? r.status : 0, rc == 0 ? r.body : r.err);
+            if (rc != 0 || r.status >= 500)
+                sleep_ms(10);
+        }
+    }
+    conn_free(&c);
+    free(body.p);
+    free(scratch.p);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ parent: phases */
+
+static void on_signal(int sig)
+{
+    kill_children();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "sse_load: --max-time reached: aborting\n";
+    kill_children();
+    if (write(2, m, sizeof m - 1) < 0) {
+    }
+    _exit(3);
+}
+
+static void check_children(void)
+{
+    for (int i = 0; i < g_nchildren; i++) {
+        int st;
+        pid_t p = waitpid(g_children[i], &st, WNOHANG);
+        if (p == g_children[i]) {
+            g_children[i] = -1;
+            die("receiver %d ended early (%s %d)", i, WIFSIGNALED(st) ? "signal" : "status",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        }
+    }
+}
+
+static void print_first_errors(void)
+{
+    for (int w = 0; w < o.procs; w++)
+        if (g_ws[w].first_error[0])
+            note("receiver %d, first problem: %s", w, g_ws[w].first_error);
+}
+
+/* Waits until every stream is open or given up on; returns the seconds it took. */
+static double wait_open(int64_t t0)
+{
+    int64_t deadline = t0 + (int64_t)(o.open_timeout * 1e9), last_note = t0;
+    for (;;) {
+        check_children();
+        long up = SUM(up_now), dead = SUM(dead), ever = SUM(ever_up);
+        int64_t now = now_ns();
+        if (ever + dead >= o.streams && LD(g_ws[0].inflight) >= 0) {
+            if (up + dead >= o.streams || now > deadline)
+                return (double)(now - t0) / 1e9;
+        }
+        if (now > deadline) {
+            note("open: deadline (%.0fs) reached with %ld of %ld streams open", o.open_timeout, up,
+                 o.streams);
+            return (double)(now - t0) / 1e9;
+        }
+        if (now - last_note > 5 * NS) {
+            last_note = now;
+            note("open: %ld/%ld streams open (%ld given up, %ld handshakes under way)", up,
+                 o.streams, dead, SUM(inflight));
+        }
+        sleep_ms(20);
+    }
+}
+
+static void print_stream_counters(const char *prefix)
+{
+    printf("%s up_now=%ld ever_up=%ld given_up=%ld connects=%ld connect_errors=%ld timeouts=%ld "
+           "http_401=%ld http_503=%ld http_other=%ld protocol_errors=%ld closed_by_server=%ld "
+           "error_events=%ld slow_reader=%ld session_ended=%ld unavailable=%ld retry_extra=%ld "
+           "heartbeats=%ld heartbeat_streams=%ld events=%ld other_events=%ld\n",
+           prefix, SUM(up_now), SUM(ever_up), SUM(dead), SUM(connects), SUM(connect_errors),
+           SUM(timeouts), SUM(http_401), SUM(http_503), SUM(http_other), SUM(protocol_errors),
+           SUM(server_closed), SUM(error_events), SUM(err_slow), SUM(err_session),
+           SUM(err_unavail), SUM(retry_extra), SUM(heartbeats), SUM(hb_streams), SUM(events),
+           SUM(other_events));
+}
+
+static long tool_rss_kib(void)
+{
+    long v = read_rss_kib(getpid());
+    for (int w = 0; w < o.procs; w++)
+        v += LD(g_ws[w].rss_kib);
+    return v;
+}
+
+static void print_server_streams(const char *when)
+{
+    printf("server when=%s", when);
+    long total = 0;
+    for (int t = 0; t < g_ntargets; t++) {
+        long v = server_streams(&g_targets[t]);
+        printf(" %s=%ld", g_targets[t].hostport, v);
+        if (v > 0)
+            total += v;
+    }
+    printf(" total=%ld tool_open=%ld\n", total, SUM(up_now));
+    fflush(stdout);
+}
+
+static void stop_receivers(void)
+{
+    atomic_store(&g_ctl->phase, PH_STOP);
+    for (int i = 0; i < g_nchildren; i++) {
+        int st;
+        if (g_children[i] > 0 && waitpid(g_children[i], &st, 0) == g_children[i])
+            g_children[i] = -1;
+    }
+}
+
+/* ---- idle */
+
+static void run_idle(void)
+{
+    long sock_inuse0, tw0, mem0, sock_inuse1, tw1, mem1;
+    for (int t = 0; t < g_ntargets; t++)
+        g_targets[t].rss_before = read_rss_kib(g_targets[t].pid);
+    read_sockstat(&sock_inuse0, &tw0, &mem0);
+    long tool0 = read_rss_kib(getpid());
+
+    struct cpu_window cw;
+    cpu_begin(&cw);
+    int64_t t0 = now_ns();
+    atomic_store(&g_ctl->phase, PH_OPEN);
+    /* receivers were forked by main() and start opening at once */
+    double open_s = wait_open(t0);
+    cpu_end(&cw, "open");
+    long up = SUM(up_now);
+    printf("open streams=%ld open=%ld given_up=%ld open_s=%.2f open_rate=%.0f/s\n", o.streams, up,
+           SUM(dead), open_s, open_s > 0 ? (double)up / open_s : 0.0);
+    sleep_ms(1000); /* let the servers settle (allocations of the first reads) */
+    for (int t = 0; t < g_ntargets; t++)
+        g_targets[t].rss_open = read_rss_kib(g_targets[t].pid);
+    print_server_streams("open");
+
+    cpu_begin(&cw);
+    note("holding %ld streams for %.0f s", up, o.hold);
+    int64_t hold_end = now_ns() + (int64_t)(o.hold * 1e9);
+    while (now_ns() < hold_end) {
+        check_children();
+        sleep_ms(100);
+    }
+    cpu_end(&cw, "hold");
+    for (int t = 0; t < g_ntargets; t++)
+        g_targets[t].rss_hold = read_rss_kib(g_targets[t].pid);
+    read_sockstat(&sock_inuse1, &tw1, &mem1);
+    long open_end = SUM(up_now);
+    printf("hold s=%.0f open_at_end=%ld closed_by_server=%ld heartbeat_streams=%ld heartbeats=%ld "
+           "events=%ld\n",
+           o.hold, open_end, SUM(server_closed), SUM(hb_streams), SUM(heartbeats), SUM(events));
+    print_server_streams("hold");
+    print_stream_counters("streams");
+
+    /* memory: per process, then all targets together */
+    long tb = 0, to = 0, th = 0, ts = 0;
+    for (int t = 0; t < g_ntargets; t++) {
+        struct target *g = &g_targets[t];
+        if (g->pid <= 0)
+            continue;
+        printf("rss target=%s pid=%d streams=%ld before_kib=%ld open_kib=%ld hold_kib=%ld "
+               "bytes_per_stream=%.0f\n",
+               g->hostport, g->pid, g->streams, g->rss_before, g->rss_open, g->rss_hold,
+               g->streams ? (double)(g->rss_hold - g->rss_before) * 1024 / (double)g->streams : 0.0);
+        tb += g->rss_before;
+        to += g->rss_open;
+        th += g->rss_hold;
+        ts += g->streams;
+    }
+    printf("rss total streams=%ld before_kib=%ld open_kib=%ld hold_kib=%ld bytes_per_stream=%.0f "
+           "open_bytes_per_stream=%.0f\n",
+           ts, tb, to, th, ts ? (double)(th - tb) * 1024 / (double)ts : 0.0,
+           ts ? (double)(to - tb) * 1024 / (double)ts : 0.0);
+    long page = sysconf(_SC_PAGESIZE);
+    printf("kernel tcp_sockets_before=%ld tcp_sockets_after=%ld tcp_mem_before_kib=%ld "
+           "tcp_mem_after_kib=%ld tcp_mem_bytes_per_stream=%.0f (both ends of each stream)\n",
+           sock_inuse0, sock_inuse1, mem0 * page / 1024, mem1 * page / 1024,
+           up ? (double)(mem1 - mem0) * (double)page / (double)up : 0.0);
+    long tr = tool_rss_kib();
+    printf("tool rss_kib=%ld bytes_per_stream=%.0f\n", tr,
+           up ? (double)(tr - tool0) * 1024 / (double)up : 0.0);
+    fflush(stdout);
+    stop_receivers();
+}
+
+/* ---- latency and reconnect: matching deliveries against what was sent */
+
+static int cmp_deliv(const void *a, const void *b)
+{
+    const struct deliv *x = a, *y = b;
+    if (x->msg != y->msg)
+        return x->msg < y->msg ? -1 : 1;
+    if (x->stream != y->stream)
+        return x->stream < y->stream ? -1 : 1;
+    return x->recv_ns < y->recv_ns ? -1 : x->recv_ns > y->recv_ns;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    if (x->stream != y->stream)
+        return x->stream < y->stream ? -1 : 1;
+    return x->drop_ns < y->drop_ns ? -1 : x->drop_ns > y->drop_ns;
+}
+
+/* Streams of user u: u, u + U, u + 2U, ... below N. */
+static long streams_of_user(long u, long *out, long max)
+{
+    long n = 0;
+    for (long s = u; s < o.streams && n < max; s += g_nusers)
+        out[n++] = s;
+    return n;
+}
+
+static int member_of(long conv, long user)
+{
+    return o.conv == CONV_GROUP ? conv == 0 && user < g_nusers : user / 2 == conv;
+}
+
+struct gaps {
+    struct rec *r;
+    long n;
+    long *first; /* per stream: index of its first gap in r, or -1 */
+};
+
+/* Was stream s disconnected at time t (a gap [drop, up) holds t)? */
+static int in_gap(const struct gaps *g, long s, int64_t t)
+{
+    long i = g->first[s];
+    if (i < 0)
+        return 0;
+    for (; i < g->n && g->r[i].stream == (uint32_t)s; i++)
+        if (g->r[i].drop_ns <= t && t < g->r[i].up_ns)
+            return 1;
+    return 0;
+}
+
+static void report_deliveries(const struct gaps *gp)
+{
+    /* gather the receivers' logs */
+    size_t nd = 0;
+    for (int w = 0; w < o.procs; w++)
+        nd += (size_t)LD(g_ws[w].ndeliv);
+    struct deliv *d = xmalloc((nd ? nd : 1) * sizeof *d);
+    size_t k = 0;
+    for (int w = 0; w < o.procs; w++) {
+        size_t n = (size_t)LD(g_ws[w].ndeliv);
+        memcpy(d + k, g_deliv + (size_t)w * g_dcap, n * sizeof *d);
+        k += n;
+    }
+    qsort(d, nd, sizeof *d, cmp_deliv);
+
+    long max_rcpt = o.conv == CONV_GROUP ? o.streams : 2 * ((o.streams + g_nusers - 1) / g_nusers);
+    long *rcpt = xmalloc((size_t)(max_rcpt + 1) * sizeof *rcpt);
+    long expected = 0, delivered = 0, dups = 0, misdelivered = 0, unconfirmed = 0, bad_ts = 0;
+    long gap_expected = 0, gap_delivered = 0;
+    uint32_t *lat = xmalloc((nd ? nd : 1) * sizeof *lat);
+    size_t nlat = 0;
+    uint32_t *all = xmalloc((size_t)(g_nmsgs ? g_nmsgs : 1) * sizeof *all);
+    size_t nall = 0;
+    long incomplete = 0, ok_msgs = 0;
+    size_t di = 0;
+    int lost_samples = 0;
+    long long sent_ok = 0;
+
+    for (long m = 0; m < g_nmsgs; m++) {
+        const struct msg *mm = &g_msgs[m];
+        int ok = mm->status == 201;
+        long want = 0, got = 0;
+        int64_t last_recv = 0;
+        unsigned char *seen = NULL;
+        long nr = 0;
+        if (ok) {
+            sent_ok++;
+            ok_msgs++;
+            if (o.conv == CONV_GROUP) {
+                for (long s = 0; s < o.streams; s++)
+                    rcpt[nr++] = s;
+            } else {
+                nr = streams_of_user(2L * mm->conv, rcpt, max_rcpt);
+                nr += streams_of_user(2L * mm->conv + 1, rcpt + nr, max_rcpt - nr);
+            }
+            /* only streams that were open when sending began count */
+            long keep = 0;
+            for (long i = 0; i < nr; i++)
+                if (atomic_load(&g_up[rcpt[i]]))
+                    rcpt[keep++] = rcpt[i];
+            nr = keep;
+            seen = xcalloc((size_t)(nr ? nr : 1), 1);
+            want = nr;
+            expected += nr;
+            if (gp)
+                for (long i = 0; i < nr; i++)
+                    gap_expected += in_gap(gp, rcpt[i], mm->send_ns);
+        }
+        /* this message's deliveries */
+        for (; di < nd && d[di].msg < (uint32_t)m; di++)
+            misdelivered++; /* unreachable: sorted; kept for safety */
+        uint32_t prev_stream = UINT32_MAX;
+        for (; di < nd && d[di].msg == (uint32_t)m; di++) {
+            const struct deliv *x = &d[di];
+            if (x->stream == prev_stream) {
+                dups++;
+                continue;
+            }
+            prev_stream = x->stream;
+            if (x->stream >= (uint32_t)o.streams ||
+                !member_of(mm->conv, user_of_stream((long)x->stream))) {
+                misdelivered++;
+                continue;
+            }
+            if (!ok) {
+                unconfirmed++;
+                continue;
+            }
+            if (x->send_ns != mm->send_ns)
+                bad_ts++;
+            /* its slot among the recipients (for the loss samples) */
+            for (long i = 0; i < nr; i++)
+                if (rcpt[i] == (long)x->stream) {
+                    seen[i] = 1;
+                    break;
+                }
+            got++;
+            delivered++;
+            lat[nlat++] = to_us(x->recv_ns - mm->send_ns);
+            if (x->recv_ns > last_recv)
+                last_recv = x->recv_ns;
+            if (gp && in_gap(gp, (long)x->stream, mm->send_ns))
+                gap_delivered++;
+        }
+        if (ok) {
+            if (got >= want && want > 0)
+                all[nall++] = to_us(last_recv - mm->send_ns);
+            else if (want > 0)
+                incomplete++;
+            for (long i = 0; i < nr && lost_samples < 5; i++)
+                if (!seen[i]) {
+                    lost_samples++;
+                    note("lost: message %ld (conversation %lld, sent by user %lld) never reached "
+                         "stream %ld (user %lld, target %s)%s",
+                         m, g_convs[mm->conv], g_users[mm->sender].id, rcpt[i],
+                         g_users[user_of_stream(rcpt[i])].id,
+                         g_targets[target_of_stream(rcpt[i])].hostport,
+                         gp && in_gap(gp, rcpt[i], mm->send_ns) ? " [sent while it was disconnected]"
+                                                                : "");
+                }
+        }
+        free(seen);
+    }
+    for (; di < nd; di++)
+        misdelivered++; /* indices beyond what was sent */
+
+    printf("deliver expected=%ld delivered=%ld lost=%ld dup=%ld misdelivered=%ld unconfirmed=%ld "
+           "out_of_order=%ld overflow=%ld bad_ts=%ld ",
+           expected, delivered, expected - delivered, dups, misdelivered, unconfirmed,
+           SUM(out_of_order), SUM(deliv_overflow), bad_ts);
+    print_pcts("", lat, nlat);
+    printf("\n");
+    if (o.conv == CONV_GROUP) {
+        printf("fanout msgs=%ld recipients=%ld complete=%zu incomplete=%ld ", ok_msgs,
+               o.streams, nall, incomplete);
+        print_pcts("all_", all, nall);
+        printf("\n");
+    } else {
+        printf("fanout msgs=%ld complete=%zu incomplete=%ld ", ok_msgs, nall, incomplete);
+        print_pcts("all_", all, nall);
+        printf("\n");
+    }
+    if (gp)
+        printf("gap expected=%ld delivered=%ld lost=%ld\n", gap_expected, gap_delivered,
+               gap_expected - gap_delivered);
+    fflush(stdout);
+    free(d);
+    free(rcpt);
+    free(lat);
+    free(all);
+}
+
+static void report_sends(double window_s)
+{
+    long ok = 0, err = 0, late = 0;
+    uint32_t *post = xmalloc((size_t)(g_nmsgs ? g_nmsgs : 1) * sizeof *post);
+    uint32_t *lag = xmalloc((size_t)(g_nmsgs ? g_nmsgs : 1) * sizeof *lag);
+    size_t np = 0, nl = 0;
+    for (long i = 0; i < g_nmsgs; i++) {
+        const struct msg *m = &g_msgs[i];
+        if (!m->send_ns)
+            continue;
+        lag[nl++] = to_us(m->send_ns - m->due_ns);
+        if (m->send_ns - m->due_ns > 10 * 1000000)
+            late++;
+        if (m->status == 201) {
+            ok++;
+            post[np++] = to_us(m->done_ns - m->send_ns);
+        } else {
+            err++;
+        }
+    }
+    printf("send msgs=%zu ok=%ld errors=%ld target_rate=%.1f/s rate=%.1f/s late_10ms=%ld ", nl, ok,
+           err, o.rate, window_s > 0 ? (double)nl / window_s : 0.0, late);
+    print_pcts("post_", post, np);
+    printf(" lag_max=%.2fms\n", nl ? (qsort(lag, nl, sizeof *lag, cmp_u32), lag[nl - 1] / 1000.0) : 0.0);
+    fflush(stdout);
+    free(post);
+    free(lag);
+}
+
+static void run_messages(void)
+{
+    int64_t t0 = now_ns();
+    double open_s = wait_open(t0);
+    long up = SUM(up_now);
+    printf("open streams=%ld open=%ld given_up=%ld open_s=%.2f open_rate=%.0f/s\n", o.streams, up,
+           SUM(dead), open_s, open_s > 0 ? (double)up / open_s : 0.0);
+    fflush(stdout);
+    if (up == 0)
+        die("no stream opened");
+    sleep_ms(1000); /* presence notices of the opens settle */
+
+    g_nmsgs = o.messages > 0 ? o.messages : (long)(o.rate * o.duration + 0.5);
+    if (g_nmsgs < 1)
+        g_nmsgs = 1;
+    g_msgs = xcalloc((size_t)g_nmsgs, sizeof *g_msgs);
+    int nsend = o.senders;
+    pthread_t *tids = xcalloc((size_t)nsend, sizeof *tids);
+    struct cpu_window cw;
+    cpu_begin(&cw);
+    g_send_t0 = now_ns() + 20 * 1000000;
+    g_ctl->run_start_ns = g_send_t0;
+    atomic_store(&g_ctl->phase, PH_RUN);
+    note("%s: %ld messages at %.0f/s over %d sender connections%s", o.mode == M_RECONNECT ? "reconnect" : "latency",
+         g_nmsgs, o.rate, nsend,
+         o.mode == M_RECONNECT ? ", streams dropping and resuming" : "");
+    for (int i = 0; i < nsend; i++)
+        if (pthread_create(&tids[i], NULL, sender_main, NULL) != 0)
+            die("pthread_create failed");
+    /* bounded: the schedule ends at t0 + nmsgs/rate; a stuck sender is cut off 30 s later */
+    int64_t send_end = g_send_t0 + (int64_t)((double)g_nmsgs / o.rate * 1e9);
+    int64_t last_note = now_ns();
+    while (atomic_load(&g_next_msg) < g_nmsgs + nsend) {
+        check_children();
+        int64_t now = now_ns();
+        if (now > send_end + 30 * NS) {
+            note("senders still busy 30 s after the schedule ended: stopping them");
+            atomic_store(&g_stop_sending, 1);
+            break;
+        }
+        if (now - last_note > 5 * NS) {
+            last_note = now;
+            note("sent %ld/%ld, delivered %ld, streams open %ld", atomic_load(&g_next_msg) > g_nmsgs ? g_nmsgs : atomic_load(&g_next_msg),
+                 g_nmsgs, SUM(msg_events), SUM(up_now));
+        }
+        sleep_ms(20);
+    }
+    for (int i = 0; i < nsend; i++)
+        pthread_join(tids[i], NULL);
+    int64_t sent_at = now_ns();
+    if (o.mode == M_RECONNECT)
+        atomic_store(&g_ctl->phase, PH_OPEN); /* no more drops; resumptions go on */
+    double window_s = (double)(sent_at - g_send_t0) / 1e9;
+    cpu_end(&cw, o.mode == M_RECONNECT ? "reconnect" : "send");
+
+    /* drain: wait for late deliveries (and for dropped streams to come back) */
+    long want = 0;
+    for (long i = 0; i < g_nmsgs; i++) {
+        if (g_msgs[i].status != 201)
+            continue;
+        if (o.conv == CONV_GROUP)
+            want += up;
+        else
+            want += 2 * ((o.streams + g_nusers - 1) / g_nusers);
+    }
+    int64_t drain_end = now_ns() + (int64_t)(o.drain * 1e9);
+    long got = 0;
+    while (now_ns() < drain_end) {
+        check_children();
+        got = SUM(msg_events);
+        if (got >= want && SUM(up_now) + SUM(dead) >= o.streams)
+            break;
+        sleep_ms(20);
+    }
+    double drained_s = (double)(now_ns() - sent_at) / 1e9;
+    report_sends(window_s);
+    if (o.mode == M_RECONNECT) {
+        long nr = 0;
+        for (int w = 0; w < o.procs; w++)
+            nr += LD(g_ws[w].nrec);
+        struct rec *r = xmalloc((size_t)(nr ? nr : 1) * sizeof *r);
+        long k = 0;
+        for (int w = 0; w < o.procs; w++) {
+            long n = LD(g_ws[w].nrec);
+            memcpy(r + k, g_rec + (size_t)w * g_rcap, (size_t)n * sizeof *r);
+            k += n;
+        }
+        qsort(r, (size_t)nr, sizeof *r, cmp_rec);
+        uint32_t *rl = xmalloc((size_t)(nr ? nr : 1) * sizeof *rl);
+        uint32_t *gapl = xmalloc((size_t)(nr ? nr : 1) * sizeof *gapl);
+        long nrl = 0, by_server = 0, in_window = 0;
+        for (long i = 0; i < nr; i++) {
+            if (r[i].by_server)
+                by_server++;
+            rl[nrl] = to_us(r[i].up_ns - r[i].connect_ns);
+            gapl[nrl++] = to_us(r[i].up_ns - r[i].drop_ns);
+            if (r[i].up_ns <= sent_at)
+                in_window++;
+        }
+        printf("reconnect target_rate=%.1f/s drops=%ld achieved=%.1f/s resumed=%ld "
+               "resumed_in_window=%ld by_server=%ld skipped=%ld still_down=%ld gap_ms=%.0f ",
+               o.reconnect_rate, SUM(drops), window_s > 0 ? (double)in_window / window_s : 0.0, nr,
+               in_window, by_server, SUM(drop_skipped), o.streams - SUM(up_now) - SUM(dead),
+               o.gap_ms);
+        print_pcts("", rl, (size_t)nrl);
+        printf(" ");
+        print_pcts("gap_", gapl, (size_t)nrl);
+        printf("\n");
+        struct gaps g = {.r = r, .n = nr, .first = xmalloc((size_t)o.streams * sizeof(long))};
+        for (long s = 0; s < o.streams; s++)
+            g.first[s] = -1;
+        for (long i = nr - 1; i >= 0; i--)
+            g.first[r[i].stream] = i;
+        report_deliveries(&g);
+        free(g.first);
+        free(r);
+        free(rl);
+        free(gapl);
+    } else {
+        report_deliveries(NULL);
+    }
+    printf("drain s=%.1f\n", drained_s);
+    print_server_streams("end");
+    print_stream_counters("streams");
+    printf("tool rss_kib=%ld\n", tool_rss_kib());
+    fflush(stdout);
+    stop_receivers();
+    free(tids);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void free_ports(int n)
+{
+    int fds[64];
+    if (n < 1 || n > 64)
+        die("--free-ports takes 1..64");
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
+            getsockname(fds[i], (struct sockaddr *)&a, &al) != 0)
+            die("cannot pick a free port: %s", strerror(errno));
+        printf("%s%d", i ? " " : "", ntohs(a.sin_port));
+    }
+    printf("\n");
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: sse_load idle|latency|reconnect --api http://127.0.0.1:PORT --sse HOST:PORT[/PID]...\n"
+        "                [options]\n"
+        "       sse_load --free-ports N\n"
+        "Live-delivery load for missive-sse; see the comment at the top of bench/sse_load.c and\n"
+        "bench/README.md.\n"
+        "  --api URL             nginx (REST: sign-up, sign-in, conversations, sends)\n"
+        "  --sse HOST:PORT[/PID] a missive-sse to open streams on (repeat); PID: read its RSS\n"
+        "  --streams N           streams (1000)\n"
+        "  --per-user K          streams per user (1); users = ceil(N / K)\n"
+        "  --users U             users (overrides --per-user)\n"
+        "  --sources S           source addresses 127.0.0.1..127.0.0.S (1)\n"
+        "  --procs P             receiver processes (ceil(N / 18000))\n"
+        "  --open-window W       handshakes in flight per receiver process (256)\n"
+        "  --open-rate R         new streams per second (0: as fast as the window allows)\n"
+        "  --open-timeout S      give up waiting for the streams to open (180)\n"
+        "  --hold S              idle: seconds the streams are held open (20)\n"
+        "  --rate R              messages per second, open-loop schedule (100)\n"
+        "  --duration S          seconds of sending (10); messages = rate * duration\n"
+        "  --messages M          send exactly M messages (at --rate)\n"
+        "  --conv pairs|group    pairs: direct conversations 2p <-> 2p+1; group: one group of all\n"
+        "  --no-accept           pairs: leave them message requests (only the opener sends)\n"
+        "  --senders T           concurrent sender connections (16)\n"
+        "  --reconnect-rate X    reconnect: streams dropped and resumed per second (100)\n"
+        "  --gap-ms G            reconnect: wait G ms before reconnecting (250)\n"
+        "  --drain S             wait up to S seconds for late deliveries (10)\n"
+        "  --setup-threads T     concurrent setup requests (16)\n"
+        "  --watch NAME=PID      report CPU of PID and its children per window (repeat; same\n"
+        "                        NAME adds up)\n"
+        "  --max-time S          abort the whole run after S seconds (900)\n",
+        f);
+}
+
+static double parse_num(const char *opt, const char *v, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || d < lo || d > hi)
+        die("%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, v);
+    return d;
+}
+
+int main(int argc, char **argv)
+{
+    enum {
+        O_API = 256, O_SSE, O_STREAMS, O_PER_USER, O_USERS, O_SOURCES, O_PROCS, O_WINDOW,
+        O_OPEN_RATE, O_OPEN_TIMEOUT, O_HOLD, O_RATE, O_DURATION, O_MESSAGES, O_CONV, O_NO_ACCEPT,
+        O_SENDERS, O_RECONNECT_RATE, O_GAP, O_DRAIN, O_SETUP_THREADS, O_WATCH, O_MAX_TIME,
+        O_FREE_PORTS, O_HELP
+    };
+    static const struct option opts[] = {
+        {"api", required_argument, NULL, O_API},
+        {"sse", required_argument, NULL, O_SSE},
+        {"streams", required_argument, NULL, O_STREAMS},
+        {"per-user", required_argument, NULL, O_PER_USER},
+        {"users", required_argument, NULL, O_USERS},
+        {"sources", required_argument, NULL, O_SOURCES},
+        {"procs", required_argument, NULL, O_PROCS},
+        {"open-window", required_argument, NULL, O_WINDOW},
+        {"open-rate", required_argument, NULL, O_OPEN_RATE},
+        {"open-timeout", required_argument, NULL, O_OPEN_TIMEOUT},
+        {"hold", required_argument, NULL, O_HOLD},
+        {"rate", required_argument, NULL, O_RATE},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"messages", required_argument, NULL, O_MESSAGES},
+        {"conv", required_argument, NULL, O_CONV},
+        {"no-accept", no_argument, NULL, O_NO_ACCEPT},
+        {"senders", required_argument, NULL, O_SENDERS},
+        {"reconnect-rate", required_argument, NULL, O_RECONNECT_RATE},
+        {"gap-ms", required_argument, NULL, O_GAP},
+        {"drain", required_argument, NULL, O_DRAIN},
+        {"setup-threads", required_argument, NULL, O_SETUP_THREADS},
+        {"watch", required_argument, NULL, O_WATCH},
+        {"max-time", required_argument, NULL, O_MAX_TIME},
+        {"free-ports", required_argument, NULL, O_FREE_PORTS},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *api = NULL;
+    long users_opt = 0;
+    int opt;
+
+    if (argc > 1 && argv[1][0] != '-') {
+        if (strcmp(argv[1], "idle") == 0)
+            o.mode = M_IDLE;
+        else if (strcmp(argv[1], "latency") == 0)
+            o.mode = M_LATENCY;
+        else if (strcmp(argv[1], "reconnect") == 0)
+            o.mode = M_RECONNECT;
+        else
+            die("unknown mode '%s' (idle, latency, reconnect)", argv[1]);
+        argv++;
+        argc--;
+    } else if (argc > 1 && strcmp(argv[1], "--free-ports") != 0 && strcmp(argv[1], "--help") != 0 &&
+               strcmp(argv[1], "-h") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_API: api = optarg; break;
+        case O_SSE: add_target(optarg); break;
+        case O_STREAMS: o.streams = (long)parse_num("--streams", optarg, 1, MAX_STREAMS); break;
+        case O_PER_USER: o.per_user = (long)parse_num("--per-user", optarg, 1, 10000); break;
+        case O_USERS: users_opt = (long)parse_num("--users", optarg, 1, MAX_STREAMS); break;
+        case O_SOURCES: o.nsources = (int)parse_num("--sources", optarg, 1, MAX_SOURCES); break;
+        case O_PROCS: o.procs = (int)parse_num("--procs", optarg, 1, MAX_PROCS); break;
+        case O_WINDOW: o.open_window = (long)parse_num("--open-window", optarg, 1, 20000); break;
+        case O_OPEN_RATE: o.open_rate = parse_num("--open-rate", optarg, 0, 1e6); break;
+        case O_OPEN_TIMEOUT: o.open_timeout = parse_num("--open-timeout", optarg, 1, 3600); break;
+        case O_HOLD: o.hold = parse_num("--hold", optarg, 0, 3600); break;
+        case O_RATE: o.rate = parse_num("--rate", optarg, 0.1, 100000); break;
+        case O_DURATION: o.duration = parse_num("--duration", optarg, 0.1, 3600); break;
+        case O_MESSAGES: o.messages = (long)parse_num("--messages", optarg, 1, 10000000); break;
+        case O_CONV:
+            if (strcmp(optarg, "pairs") == 0)
+                o.conv = CONV_PAIRS;
+            else if (strcmp(optarg, "group") == 0)
+                o.conv = CONV_GROUP;
+            else
+                die("--conv takes pairs or group");
+            break;
+        case O_NO_ACCEPT: o.no_accept = 1; break;
+        case O_SENDERS: o.senders = (int)parse_num("--senders", optarg, 1, 512); break;
+        case O_RECONNECT_RATE: o.reconnect_rate = parse_num("--reconnect-rate", optarg, 0, 1e6); break;
+        case O_GAP: o.gap_ms = parse_num("--gap-ms", optarg, 0, 60000); break;
+        case O_DRAIN: o.drain = parse_num("--drain", optarg, 0, 600); break;
+        case O_SETUP_THREADS: o.setup_threads = (int)parse_num("--setup-threads", optarg, 1, 64); break;
+        case O_WATCH: {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof g_watch[0].name ||
+                g_nwatch == MAX_WATCH)
+                die("--watch takes NAME=PID (at most %d)", MAX_WATCH);
+            struct watch *w = &g_watch[g_nwatch++];
+            memcpy(w->name, optarg, (size_t)(eq - optarg));
+            w->name[eq - optarg] = '\0';
+            w->pid = (int)parse_num("--watch", eq + 1, 1, 1 << 30);
+            break;
+        }
+        case O_MAX_TIME: o.max_time = parse_num("--max-time", optarg, 1, 86400); break;
+        case O_FREE_PORTS: free_ports((int)parse_num("--free-ports", optarg, 1, 64)); return 0;
+        case O_HELP:
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || !api || g_ntargets == 0) {
+        usage(stderr);
+        return 2;
+    }
+    parse_api(api);
+
+    /* users and processes */
+    if (o.mode != M_IDLE && o.conv == CONV_GROUP) {
+        g_nusers = users_opt ? users_opt : (o.streams + o.per_user - 1) / o.per_user;
+        if (g_nusers < 2 || g_nusers > 1024)
+            die("--conv group: 2 to 1024 users (one group: the creator and up to 1023 others)");
+    } else {
+        g_nusers = users_opt ? users_opt : (o.streams + o.per_user - 1) / o.per_user;
+        if (o.mode != M_IDLE && g_nusers < 2)
+            die("pairs need at least 2 users");
+        if (o.mode != M_IDLE && g_nusers % 2)
+            g_nusers++; /* whole pairs */
+    }
+    if (g_nusers > o.streams && o.mode != M_IDLE)
+        die("more users (%ld) than streams (%ld): every user needs a stream", g_nusers, o.streams);
+    if (g_nusers > o.streams)
+        g_nusers = o.streams;
+    if (!o.procs)
+        o.procs = (int)((o.streams + FDS_PER_PROC - 1) / FDS_PER_PROC);
+    if (o.procs > MAX_PROCS)
+        die("%ld streams need more than %d receiver processes", o.streams, MAX_PROCS);
+    if (o.streams / o.procs > FDS_PER_PROC + 1000)
+        note("warning: %ld streams per receiver process; the open-files limit may stop them",
+             o.streams / o.procs);
+    for (long s = 0; s < o.streams; s++)
+        g_targets[target_of_stream(s)].streams++;
+
+    /* files: as many as the hard limit allows */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if ((rlim_t)(o.streams / o.procs + 64) > rl.rlim_cur)
+        note("warning: %ld streams per process but only %llu files allowed: use --procs",
+             o.streams / o.procs, (unsigned long long)rl.rlim_cur);
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGALRM, on_alarm);
+    alarm((unsigned)o.max_time);
+
+    struct rng rng;
+    rng_seed(&rng);
+    snprintf(g_run, sizeof g_run, "%08" PRIx32, (uint32_t)rng_next(&rng));
+    g_mark_len = (size_t)snprintf(g_mark, sizeof g_mark, "sseload:%s:", g_run);
+
+    /* the tool's own CPU: itself and its receivers (its children) */
+    if (g_nwatch < MAX_WATCH) {
+        memmove(&g_watch[1], &g_watch[0], (size_t)g_nwatch * sizeof *g_watch);
+        snprintf(g_watch[0].name, sizeof g_watch[0].name, "tool");
+        g_watch[0].pid = getpid();
+        g_nwatch++;
+    }
+
+    printf("run mode=%s id=%s streams=%ld users=%ld per_user=%.2f targets=%d sources=%d procs=%d\n",
+           o.mode == M_IDLE ? "idle" : o.mode == M_LATENCY ? "latency" : "reconnect", g_run,
+           o.streams, g_nusers, (double)o.streams / (double)g_nusers, g_ntargets, o.nsources,
+           o.procs);
+    fflush(stdout);
+    setup();
+
+    /* shared memory, sized for what the run can log */
+    long msgs = o.mode == M_IDLE ? 0 : o.messages > 0 ? o.messages : (long)(o.rate * o.duration + 1);
+    long per_msg = o.mode == M_IDLE ? 0
+                   : o.conv == CONV_GROUP ? o.streams
+                                          : 2 * ((o.streams + g_nusers - 1) / g_nusers);
+    g_dcap = (size_t)((double)msgs * (double)per_msg * 1.5 / o.procs) + 4096;
+    g_rcap = o.mode == M_RECONNECT
+                 ? (size_t)(o.reconnect_rate * (o.duration + 60) * 1.5 / o.procs) +
+                       (size_t)(o.streams / o.procs) * 4 + 4096
+                 : (size_t)(o.streams / o.procs) * 4 + 1024;
+    g_ctl = shared_alloc(sizeof *g_ctl);
+    g_ws = shared_alloc((size_t)o.procs * sizeof *g_ws);
+    g_up = shared_alloc((size_t)o.streams);
+    g_deliv = shared_alloc((size_t)o.procs * g_dcap * sizeof *g_deliv);
+    g_rec = shared_alloc((size_t)o.procs * g_rcap * sizeof *g_rec);
+    atomic_store(&g_ctl->phase, PH_OPEN);
+
+    /* RSS of the servers before any stream (idle reads it again itself) */
+    fflush(stdout);
+    fflush(stderr);
+    for (int w = 0; w < o.procs; w++) {
+        pid_t p = fork();
+        if (p < 0)
+            die("fork: %s", strerror(errno));
+        if (p == 0) {
+            signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            alarm(0);
+            receiver_main(w);
+        }
+        g_children[g_nchildren++] = p;
+    }
+    if (o.mode == M_IDLE)
+        run_idle();
+    else
+        run_messages();
+    print_first_errors();
+    return 0;
+}
