@@ -51,6 +51,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,7 +424,7 @@ static int json_plain_string(const char *obj, const char *key, char *out, size_t
 /* ------------------------------------------------------------------ blocking HTTP/1.1 client (REST) */
 
 static struct sockaddr_in g_api_addr;
-static char g_api_hostport[64];
+static char g_api_hostport[80];
 
 struct conn {
     int fd;
@@ -771,7 +772,7 @@ static void parse_api(const char *url)
 
 struct target {
     struct sockaddr_in addr;
-    char hostport[64];
+    char hostport[80];
     int pid; /* 0: unknown */
     long streams;
     long rss_before, rss_open, rss_hold; /* KiB */
@@ -848,6 +849,25 @@ static void read_sockstat(long *inuse, long *tw, long *mem_pages)
         }
     }
     fclose(f);
+}
+
+/* Open files of a process, or -1. */
+static long count_fds(int pid)
+{
+    char path[64];
+    long n = 0;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
 }
 
 /* missive_sse_streams of one target (its /metrics), or -1. */
@@ -1056,6 +1076,7 @@ static struct {
     double gap_ms;
     double drain;      /* seconds to wait for late deliveries */
     double open_timeout;
+    double settle;     /* latency/reconnect: longest wait for the opening notices to end */
     double max_time;
     int no_accept;
 } o = {
@@ -1074,6 +1095,7 @@ static struct {
     .gap_ms = 250,
     .drain = 10,
     .open_timeout = 180,
+    .settle = 60,
     .max_time = 900,
 };
 
@@ -1101,11 +1123,6 @@ static long user_of_stream(long s)
 static int target_of_stream(long s)
 {
     return (int)((s + s / g_nusers) % g_ntargets);
-}
-
-static int conv_of_user(long u)
-{
-    return o.conv == CONV_GROUP ? 0 : (int)(u / 2);
 }
 
 /* Work spread over setup threads: fn(conn, item, rng) for item in [0, n). */
@@ -2124,12 +2141,10 @@ static double wait_open(int64_t t0)
     int64_t deadline = t0 + (int64_t)(o.open_timeout * 1e9), last_note = t0;
     for (;;) {
         check_children();
-        long up = SUM(up_now), dead = SUM(dead), ever = SUM(ever_up);
+        long up = SUM(up_now), dead = SUM(dead);
         int64_t now = now_ns();
-        if (ever + dead >= o.streams && LD(g_ws[0].inflight) >= 0) {
-            if (up + dead >= o.streams || now > deadline)
-                return (double)(now - t0) / 1e9;
-        }
+        if (up + dead >= o.streams)
+            return (double)(now - t0) / 1e9;
         if (now > deadline) {
             note("open: deadline (%.0fs) reached with %ld of %ld streams open", o.open_timeout, up,
                  o.streams);
@@ -2168,14 +2183,19 @@ static long tool_rss_kib(void)
 static void print_server_streams(const char *when)
 {
     printf("server when=%s", when);
-    long total = 0;
+    long total = 0, fds = 0;
     for (int t = 0; t < g_ntargets; t++) {
         long v = server_streams(&g_targets[t]);
+        long f = count_fds(g_targets[t].pid);
         printf(" %s=%ld", g_targets[t].hostport, v);
+        if (f >= 0)
+            printf("/fds:%ld", f);
         if (v > 0)
             total += v;
+        if (f > 0)
+            fds += f;
     }
-    printf(" total=%ld tool_open=%ld\n", total, SUM(up_now));
+    printf(" streams_gauge=%ld server_fds=%ld tool_open=%ld\n", total, fds, SUM(up_now));
     fflush(stdout);
 }
 
@@ -2191,20 +2211,24 @@ static void stop_receivers(void)
 
 /* ---- idle */
 
-static void run_idle(void)
+static long g_sock0, g_tw0, g_mem0;
+static struct cpu_window g_open_cw;
+static int64_t g_open_t0;
+
+/* Before the receivers exist: the servers' RSS and the kernel's TCP memory. */
+static void idle_before(void)
 {
-    long sock_inuse0, tw0, mem0, sock_inuse1, tw1, mem1;
     for (int t = 0; t < g_ntargets; t++)
         g_targets[t].rss_before = read_rss_kib(g_targets[t].pid);
-    read_sockstat(&sock_inuse0, &tw0, &mem0);
-    long tool0 = read_rss_kib(getpid());
+    read_sockstat(&g_sock0, &g_tw0, &g_mem0);
+}
 
-    struct cpu_window cw;
-    cpu_begin(&cw);
-    int64_t t0 = now_ns();
-    atomic_store(&g_ctl->phase, PH_OPEN);
-    /* receivers were forked by main() and start opening at once */
-    double open_s = wait_open(t0);
+static void run_idle(void)
+{
+    long sock_inuse1, tw1, mem1;
+    struct cpu_window cw = g_open_cw;
+    /* the receivers were forked by main() and opened their streams at once */
+    double open_s = wait_open(g_open_t0);
     cpu_end(&cw, "open");
     long up = SUM(up_now);
     printf("open streams=%ld open=%ld given_up=%ld open_s=%.2f open_rate=%.0f/s\n", o.streams, up,
@@ -2254,11 +2278,9 @@ static void run_idle(void)
     long page = sysconf(_SC_PAGESIZE);
     printf("kernel tcp_sockets_before=%ld tcp_sockets_after=%ld tcp_mem_before_kib=%ld "
            "tcp_mem_after_kib=%ld tcp_mem_bytes_per_stream=%.0f (both ends of each stream)\n",
-           sock_inuse0, sock_inuse1, mem0 * page / 1024, mem1 * page / 1024,
-           up ? (double)(mem1 - mem0) * (double)page / (double)up : 0.0);
-    long tr = tool_rss_kib();
-    printf("tool rss_kib=%ld bytes_per_stream=%.0f\n", tr,
-           up ? (double)(tr - tool0) * 1024 / (double)up : 0.0);
+           g_sock0, sock_inuse1, g_mem0 * page / 1024, mem1 * page / 1024,
+           up ? (double)(mem1 - g_mem0) * (double)page / (double)up : 0.0);
+    printf("tool rss_kib=%ld (this process and its receivers)\n", tool_rss_kib());
     fflush(stdout);
     stop_receivers();
 }
@@ -2341,7 +2363,6 @@ static void report_deliveries(const struct gaps *gp)
     long incomplete = 0, ok_msgs = 0;
     size_t di = 0;
     int lost_samples = 0;
-    long long sent_ok = 0;
 
     for (long m = 0; m < g_nmsgs; m++) {
         const struct msg *mm = &g_msgs[m];
@@ -2351,7 +2372,6 @@ static void report_deliveries(const struct gaps *gp)
         unsigned char *seen = NULL;
         long nr = 0;
         if (ok) {
-            sent_ok++;
             ok_msgs++;
             if (o.conv == CONV_GROUP) {
                 for (long s = 0; s < o.streams; s++)
@@ -2457,6 +2477,16 @@ static void report_deliveries(const struct gaps *gp)
     free(all);
 }
 
+/* Streams that were open when sending began, of the members of conversation c. */
+static long expected_streams(long c)
+{
+    long n = 0;
+    for (long s = 0; s < o.streams; s++)
+        if (member_of(c, user_of_stream(s)) && atomic_load(&g_up[s]))
+            n++;
+    return n;
+}
+
 static void report_sends(double window_s)
 {
     long ok = 0, err = 0, late = 0;
@@ -2496,7 +2526,28 @@ static void run_messages(void)
     fflush(stdout);
     if (up == 0)
         die("no stream opened");
-    sleep_ms(1000); /* presence notices of the opens settle */
+    /* Opening streams sends presence notices (a user coming online is told to everyone who
+     * shares a conversation with them): wait until no event has arrived for 1.5 s. */
+    {
+        int64_t s0 = now_ns(), end = s0 + (int64_t)(o.settle * 1e9), quiet = s0;
+        long prev = -1;
+        for (;;) {
+            check_children();
+            int64_t now = now_ns();
+            long cur = SUM(events) + SUM(other_events);
+            if (cur != prev) {
+                prev = cur;
+                quiet = now;
+            }
+            if (now - quiet >= 1500 * 1000000LL || now >= end)
+                break;
+            sleep_ms(50);
+        }
+        printf("settle s=%.1f quiet=%s notices=%ld slow_reader=%ld closed_by_server=%ld\n",
+               (double)(now_ns() - s0) / 1e9, now_ns() - quiet >= 1500 * 1000000LL ? "yes" : "no",
+               SUM(other_events), SUM(err_slow), SUM(server_closed));
+        fflush(stdout);
+    }
 
     g_nmsgs = o.messages > 0 ? o.messages : (long)(o.rate * o.duration + 0.5);
     if (g_nmsgs < 1)
@@ -2543,14 +2594,9 @@ static void run_messages(void)
 
     /* drain: wait for late deliveries (and for dropped streams to come back) */
     long want = 0;
-    for (long i = 0; i < g_nmsgs; i++) {
-        if (g_msgs[i].status != 201)
-            continue;
-        if (o.conv == CONV_GROUP)
-            want += up;
-        else
-            want += 2 * ((o.streams + g_nusers - 1) / g_nusers);
-    }
+    for (long i = 0; i < g_nmsgs; i++)
+        if (g_msgs[i].status == 201)
+            want += expected_streams(g_msgs[i].conv);
     int64_t drain_end = now_ns() + (int64_t)(o.drain * 1e9);
     long got = 0;
     while (now_ns() < drain_end) {
@@ -2577,6 +2623,7 @@ static void run_messages(void)
         uint32_t *rl = xmalloc((size_t)(nr ? nr : 1) * sizeof *rl);
         uint32_t *gapl = xmalloc((size_t)(nr ? nr : 1) * sizeof *gapl);
         long nrl = 0, by_server = 0, in_window = 0;
+        int64_t last_up = 0;
         for (long i = 0; i < nr; i++) {
             if (r[i].by_server)
                 by_server++;
@@ -2584,12 +2631,16 @@ static void run_messages(void)
             gapl[nrl++] = to_us(r[i].up_ns - r[i].drop_ns);
             if (r[i].up_ns <= sent_at)
                 in_window++;
+            if (r[i].up_ns > last_up)
+                last_up = r[i].up_ns;
         }
-        printf("reconnect target_rate=%.1f/s drops=%ld achieved=%.1f/s resumed=%ld "
+        /* achieved: resumptions per second from the first drop to the last resumption */
+        double span = last_up > g_ctl->run_start_ns ? (double)(last_up - g_ctl->run_start_ns) / 1e9 : 0;
+        printf("reconnect target_rate=%.1f/s drops=%ld drop_rate=%.1f/s resumed=%ld achieved=%.1f/s "
                "resumed_in_window=%ld by_server=%ld skipped=%ld still_down=%ld gap_ms=%.0f ",
-               o.reconnect_rate, SUM(drops), window_s > 0 ? (double)in_window / window_s : 0.0, nr,
-               in_window, by_server, SUM(drop_skipped), o.streams - SUM(up_now) - SUM(dead),
-               o.gap_ms);
+               o.reconnect_rate, SUM(drops), window_s > 0 ? (double)SUM(drops) / window_s : 0.0, nr,
+               span > 0 ? (double)nr / span : 0.0, in_window, by_server, SUM(drop_skipped),
+               o.streams - SUM(up_now) - SUM(dead), o.gap_ms);
         print_pcts("", rl, (size_t)nrl);
         printf(" ");
         print_pcts("gap_", gapl, (size_t)nrl);
@@ -2668,6 +2719,7 @@ static void usage(FILE *f)
         "  --reconnect-rate X    reconnect: streams dropped and resumed per second (100)\n"
         "  --gap-ms G            reconnect: wait G ms before reconnecting (250)\n"
         "  --drain S             wait up to S seconds for late deliveries (10)\n"
+        "  --settle S            wait up to S seconds for the notices of the opens to end (60)\n"
         "  --setup-threads T     concurrent setup requests (16)\n"
         "  --watch NAME=PID      report CPU of PID and its children per window (repeat; same\n"
         "                        NAME adds up)\n"
@@ -2691,7 +2743,7 @@ int main(int argc, char **argv)
         O_API = 256, O_SSE, O_STREAMS, O_PER_USER, O_USERS, O_SOURCES, O_PROCS, O_WINDOW,
         O_OPEN_RATE, O_OPEN_TIMEOUT, O_HOLD, O_RATE, O_DURATION, O_MESSAGES, O_CONV, O_NO_ACCEPT,
         O_SENDERS, O_RECONNECT_RATE, O_GAP, O_DRAIN, O_SETUP_THREADS, O_WATCH, O_MAX_TIME,
-        O_FREE_PORTS, O_HELP
+        O_FREE_PORTS, O_SETTLE, O_HELP
     };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
@@ -2718,6 +2770,7 @@ int main(int argc, char **argv)
         {"watch", required_argument, NULL, O_WATCH},
         {"max-time", required_argument, NULL, O_MAX_TIME},
         {"free-ports", required_argument, NULL, O_FREE_PORTS},
+        {"settle", required_argument, NULL, O_SETTLE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -2782,6 +2835,7 @@ int main(int argc, char **argv)
             w->pid = (int)parse_num("--watch", eq + 1, 1, 1 << 30);
             break;
         }
+        case O_SETTLE: o.settle = parse_num("--settle", optarg, 0, 600); break;
         case O_MAX_TIME: o.max_time = parse_num("--max-time", optarg, 1, 86400); break;
         case O_FREE_PORTS: free_ports((int)parse_num("--free-ports", optarg, 1, 64)); return 0;
         case O_HELP:
@@ -2875,7 +2929,11 @@ int main(int argc, char **argv)
     g_rec = shared_alloc((size_t)o.procs * g_rcap * sizeof *g_rec);
     atomic_store(&g_ctl->phase, PH_OPEN);
 
-    /* RSS of the servers before any stream (idle reads it again itself) */
+    if (o.mode == M_IDLE) {
+        idle_before();
+        cpu_begin(&g_open_cw);
+        g_open_t0 = now_ns();
+    }
     fflush(stdout);
     fflush(stderr);
     for (int w = 0; w < o.procs; w++) {

@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGES="build-essential pkg-config clang libfcgi-dev libpq-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libjwt-dev libssl-dev libargon2-dev libcmocka-dev
 nginx postgresql-15 postgresql-client-15 nodejs npm curl ca-certificates procps
-iproute2"
+iproute2 chromium"
 
 REPO=$(cd "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/.." && pwd)
 E2E=$REPO/tests/e2e

@@ -21,7 +21,9 @@ const problem = (status, slug, extra = {}, fields = {}) => {
   const body = { type: `https://missive.dev/problems/${slug}`, title: slug, status, ...fields };
   return { status, headers: H({ 'content-type': 'application/problem+json', ...extra }), body, text: JSON.stringify(body) };
 };
-const user = { id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z', dm_policy: 'anyone' };
+const user = {
+  id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z', dm_policy: 'anyone', send_read_receipts: true,
+};
 const publicUser = { id: 7, username: 'alice', display_name: 'Alice' };
 const session = {
   access_token: 'a.b.c',
@@ -60,6 +62,7 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     'GET /v1/conversations/{id}/messages listMessages',
     'GET /v1/events listEvents',
     'GET /v1/me getMe',
+    'GET /v1/presence getPresence',
     'GET /v1/users listUsers',
     'GET /v1/users/{id} getUser',
     'PATCH /v1/conversations/{id} updateConversation',
@@ -69,10 +72,14 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     'POST /v1/conversations createConversation',
     'POST /v1/conversations/{id}/accept acceptConversation',
     'POST /v1/conversations/{id}/decline declineConversation',
+    'POST /v1/conversations/{id}/delivered markDelivered',
     'POST /v1/conversations/{id}/members addMembers',
     'POST /v1/conversations/{id}/messages sendMessage',
+    'POST /v1/conversations/{id}/read markRead',
+    'POST /v1/conversations/{id}/typing sendTyping',
     'POST /v1/sessions createSession',
     'POST /v1/sessions/refresh refreshSession',
+    'POST /v1/stream/tickets createStreamTicket',
     'PUT /v1/blocks/{user_id} blockUser',
     'PUT /v1/conversations/{id}/messages/{seq}/reactions/{emoji} addReaction',
   ]);
@@ -232,6 +239,11 @@ test('checker accepts documented conversation, message and event answers', () =>
   checker.checkResponse('POST', '/v1/conversations/12/messages', json(200, { ...message, body: null, deleted_at: ts, reactions: [] }));
   checker.checkResponse('POST', '/v1/conversations/12/messages', problem(503, 'unavailable', { 'retry-after': '1' }));
   checker.checkResponse('GET', '/v1/conversations/12/messages?after=0', json(200, { messages: [message], has_more: false }));
+  checker.checkResponse('GET', '/v1/conversations/12/messages', json(200, { messages: [{ ...message, receipts: { recipients: 2, delivered: 1, read: 0 } }], has_more: true }));
+  checker.checkResponse('GET', '/v1/conversations/12', json(200, { ...conversation, members: [{ ...member, last_read_seq: null }] }));
+  checker.checkResponse('POST', '/v1/conversations/12/typing', problem(429, 'rate-limited', { 'retry-after': '2' }));
+  checker.checkResponse('POST', '/v1/stream/tickets', json(201, { ticket: 't', expires_in: 30 }));
+  checker.checkResponse('GET', '/v1/presence?user_ids=1,2', json(200, { presence: [{ user_id: 1, online: false, last_active_at: null }] }));
   checker.checkResponse('PUT', '/v1/conversations/12/messages/1/reactions/%F0%9F%91%8D', { status: 204, headers: H(), body: '', text: '' });
   checker.checkResponse('GET', '/v1/blocks', json(200, { blocks: [{ user: publicUser, created_at: ts }] }));
   checker.checkResponse('GET', '/v1/events?cursor=4', json(200, {
@@ -248,6 +260,7 @@ test('checker accepts documented conversation, message and event answers', () =>
       event('conversation.renamed', { conversation_id: 12, title: 'H' }),
       event('conversation.accepted', { conversation_id: 12, user_id: 8 }),
       event('conversation.declined', { conversation_id: 12 }),
+      event('receipt', { conversation_id: 12, user_id: 8, delivered_seq: 3, read_seq: null }),
     ],
     cursor: 5,
   }));
@@ -273,6 +286,8 @@ test('checker rejects conversation, message and event answers that break the sch
   rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('member.added', { conversation_id: 12, title: 'H' })], cursor: 5 })));
   rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('conversation.declined', { conversation_id: 12, user_id: 8 })], cursor: 5 })));
   rejects(() => checker.checkResponse('GET', '/v1/blocks', json(200, { blocks: [{ user: user, created_at: ts }] })));
+  rejects(() => checker.checkResponse('GET', '/v1/events', json(200, { events: [event('receipt', { conversation_id: 12, user_id: 8, delivered_seq: 3 })], cursor: 5 })));
+  rejects(() => checker.checkResponse('POST', '/v1/conversations/12/typing', problem(429, 'rate-limited')), /Retry-After/);
 });
 
 test('parseMediaType', () => {
