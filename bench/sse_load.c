@@ -851,6 +851,21 @@ static void read_sockstat(long *inuse, long *tw, long *mem_pages)
     fclose(f);
 }
 
+/* Slab: from /proc/meminfo (kernel objects, sockets among them), KiB, or -1. */
+static long read_slab_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Slab: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 /* Open files of a process, or -1. */
 static long count_fds(int pid)
 {
@@ -1915,11 +1930,12 @@ static void on_io(struct recv_ctx *x, long j, uint32_t evs)
 }
 
 /* Reconnect mode: closes the next open stream (round robin); it reconnects after the gap. */
-static void drop_one(struct recv_ctx *x, long *cursor, int64_t now)
+static void drop_one(struct recv_ctx *x, struct rng *rng, int64_t now)
 {
+    /* a random start, then the next open one: drops are not in step with the sender */
+    long start = (long)(rng_next(rng) % (uint64_t)x->n);
     for (long tries = 0; tries < x->n; tries++) {
-        long j = *cursor;
-        *cursor = (*cursor + 1) % x->n;
+        long j = (start + tries) % x->n;
         struct stream *s = &x->s[j];
         if (s->state != S_BODY)
             continue;
@@ -1961,7 +1977,8 @@ static void receiver_main(int w)
     double my_open_rate = o.open_rate > 0 ? o.open_rate / o.procs : 0;
     double my_drop_rate = o.reconnect_rate / o.procs;
     int64_t open_next = now_ns(), drop_next = 0, last_scan = now_ns();
-    long drop_cursor = w * 7919 % (x->n ? x->n : 1);
+    struct rng rng;
+    rng_seed(&rng);
     struct epoll_event evs[512];
 
     for (;;) {
@@ -2000,7 +2017,8 @@ static void receiver_main(int w)
             if (!drop_next)
                 drop_next = g_ctl->run_start_ns;
             while (now >= drop_next) {
-                drop_one(x, &drop_cursor, now);
+                if (x->n)
+                    drop_one(x, &rng, now);
                 drop_next += (int64_t)(1e9 / my_drop_rate);
             }
         }
@@ -2071,9 +2089,13 @@ static void *sender_main(void *arg)
             m->conv = 0;
             m->sender = (int32_t)(i % g_nusers);
         } else {
-            long p = i % g_nconvs;
+            /* latency: round robin over the pairs; reconnect: a random pair and side, so
+             * that sends are not in step with the drops */
+            long p = o.mode == M_RECONNECT ? (long)(rng_next(&rng) % (uint64_t)g_nconvs)
+                                           : i % g_nconvs;
+            long side = o.mode == M_RECONNECT ? (long)(rng_next(&rng) & 1) : (i / g_nconvs) % 2;
             m->conv = (int32_t)p;
-            m->sender = (int32_t)(2 * p + (o.no_accept ? 0 : (i / g_nconvs) % 2));
+            m->sender = (int32_t)(2 * p + (o.no_accept ? 0 : side));
         }
         snprintf(path, sizeof path, "/v1/conversations/%lld/messages", g_convs[m->conv]);
         uuid_v4(&rng, uuid);
@@ -2211,7 +2233,7 @@ static void stop_receivers(void)
 
 /* ---- idle */
 
-static long g_sock0, g_tw0, g_mem0;
+static long g_sock0, g_tw0, g_mem0, g_slab0;
 static struct cpu_window g_open_cw;
 static int64_t g_open_t0;
 
@@ -2221,6 +2243,7 @@ static void idle_before(void)
     for (int t = 0; t < g_ntargets; t++)
         g_targets[t].rss_before = read_rss_kib(g_targets[t].pid);
     read_sockstat(&g_sock0, &g_tw0, &g_mem0);
+    g_slab0 = read_slab_kib();
 }
 
 static void run_idle(void)
@@ -2271,15 +2294,18 @@ static void run_idle(void)
         th += g->rss_hold;
         ts += g->streams;
     }
-    printf("rss total streams=%ld before_kib=%ld open_kib=%ld hold_kib=%ld bytes_per_stream=%.0f "
+    printf("rss_total streams=%ld before_kib=%ld open_kib=%ld hold_kib=%ld bytes_per_stream=%.0f "
            "open_bytes_per_stream=%.0f\n",
            ts, tb, to, th, ts ? (double)(th - tb) * 1024 / (double)ts : 0.0,
            ts ? (double)(to - tb) * 1024 / (double)ts : 0.0);
     long page = sysconf(_SC_PAGESIZE);
+    long slab1 = read_slab_kib();
     printf("kernel tcp_sockets_before=%ld tcp_sockets_after=%ld tcp_mem_before_kib=%ld "
-           "tcp_mem_after_kib=%ld tcp_mem_bytes_per_stream=%.0f (both ends of each stream)\n",
+           "tcp_mem_after_kib=%ld tcp_mem_bytes_per_stream=%.0f slab_before_kib=%ld "
+           "slab_after_kib=%ld slab_bytes_per_stream=%.0f (both ends of each stream, whole machine)\n",
            g_sock0, sock_inuse1, g_mem0 * page / 1024, mem1 * page / 1024,
-           up ? (double)(mem1 - g_mem0) * (double)page / (double)up : 0.0);
+           up ? (double)(mem1 - g_mem0) * (double)page / (double)up : 0.0, g_slab0, slab1,
+           up ? (double)(slab1 - g_slab0) * 1024 / (double)up : 0.0);
     printf("tool rss_kib=%ld (this process and its receivers)\n", tool_rss_kib());
     fflush(stdout);
     stop_receivers();
@@ -2337,6 +2363,18 @@ static int in_gap(const struct gaps *g, long s, int64_t t)
     return 0;
 }
 
+/* Was stream s down at some moment of (a, b) (a gap overlaps it)? */
+static int gap_between(const struct gaps *g, long s, int64_t a, int64_t b)
+{
+    long i = g->first[s];
+    if (i < 0)
+        return 0;
+    for (; i < g->n && g->r[i].stream == (uint32_t)s; i++)
+        if (g->r[i].drop_ns < b && g->r[i].up_ns > a)
+            return 1;
+    return 0;
+}
+
 static void report_deliveries(const struct gaps *gp)
 {
     /* gather the receivers' logs */
@@ -2355,7 +2393,7 @@ static void report_deliveries(const struct gaps *gp)
     long max_rcpt = o.conv == CONV_GROUP ? o.streams : 2 * ((o.streams + g_nusers - 1) / g_nusers);
     long *rcpt = xmalloc((size_t)(max_rcpt + 1) * sizeof *rcpt);
     long expected = 0, delivered = 0, dups = 0, misdelivered = 0, unconfirmed = 0, bad_ts = 0;
-    long gap_expected = 0, gap_delivered = 0;
+    long gap_expected = 0, gap_delivered = 0, crossed = 0;
     uint32_t *lat = xmalloc((nd ? nd : 1) * sizeof *lat);
     size_t nlat = 0;
     uint32_t *all = xmalloc((size_t)(g_nmsgs ? g_nmsgs : 1) * sizeof *all);
@@ -2428,6 +2466,8 @@ static void report_deliveries(const struct gaps *gp)
                 last_recv = x->recv_ns;
             if (gp && in_gap(gp, (long)x->stream, mm->send_ns))
                 gap_delivered++;
+            if (gp && gap_between(gp, (long)x->stream, mm->send_ns, x->recv_ns))
+                crossed++;
         }
         if (ok) {
             if (got >= want && want > 0)
@@ -2468,8 +2508,8 @@ static void report_deliveries(const struct gaps *gp)
         printf("\n");
     }
     if (gp)
-        printf("gap expected=%ld delivered=%ld lost=%ld\n", gap_expected, gap_delivered,
-               gap_expected - gap_delivered);
+        printf("gap expected=%ld delivered=%ld lost=%ld crossed=%ld\n", gap_expected,
+               gap_delivered, gap_expected - gap_delivered, crossed);
     fflush(stdout);
     free(d);
     free(rcpt);

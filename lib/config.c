@@ -54,7 +54,7 @@ static const struct setting settings[] = {
     STR(log_level, "info", "debug|info|warn|error", "minimum log level"),
     STR(api_listen, "127.0.0.1:9000", NULL, "API FastCGI socket: unix:/path or host:port"),
     OCTAL(api_socket_mode, 0660, 0, 0777, "mode of the API unix socket (octal)"),
-    INT(api_threads, 16, 1, 256, "API worker threads"),
+    INT(api_threads, 64, 1, 512, "API request threads (each holds a database connection)"),
     INT(api_body_limit, 65536, 1024, 16777216, "largest request body in bytes"),
     INT(api_backlog, 1024, 1, 65535, "listen backlog of the API socket"),
     SECRET(token_secret, "", "HS256 signing key, at least 32 bytes"),

@@ -19,12 +19,13 @@
 
 #include <openssl/crypto.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define ALGORITHM       "AWS4-HMAC-SHA256"
-#define UNSIGNED        "UNSIGNED-PAYLOAD"
+#define ALGORITHM        "AWS4-HMAC-SHA256"
+#define UNSIGNED         "UNSIGNED-PAYLOAD"
 #define SCOPE_TERMINATOR "aws4_request"
 
 /* A growable string: canonical requests are built from caller input of any length. */
@@ -96,10 +97,9 @@ static void sb_encode(struct sbuf *b, const char *s, int encode_slash)
 char *sigv4_uri_encode(const char *s, int encode_slash)
 {
     struct sbuf b = {0};
-    if (!s)
-        return NULL;
-    sb_encode(&b, s, encode_slash);
-    return sb_take(&b);
+    if (s)
+        sb_encode(&b, s, encode_slash);
+    return s ? sb_take(&b) : NULL;
 }
 
 static void hex32(const unsigned char in[32], char out[65])
@@ -222,8 +222,8 @@ static int valid_payload_hash(const char *s)
 /* Parameters this module writes itself; a second copy from the caller would be ambiguous. */
 static int reserved_query_name(const char *name)
 {
-    static const char *const reserved[] = {"X-Amz-Algorithm", "X-Amz-Credential",
-                                           "X-Amz-Date",      "X-Amz-Expires",
+    static const char *const reserved[] = {"X-Amz-Algorithm",     "X-Amz-Credential",
+                                           "X-Amz-Date",          "X-Amz-Expires",
                                            "X-Amz-SignedHeaders", "X-Amz-Signature"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcasecmp(name, reserved[i]) == 0)
@@ -238,7 +238,7 @@ static long count_pairs(const char *const *kv)
     if (!kv)
         return 0;
     for (; kv[2 * n]; n++)
-        if (!kv[2 * n + 1] || n == (LONG_MAX - 2) / 2)
+        if (!kv[2 * n + 1])
             return -1;
     return n;
 }
@@ -324,10 +324,11 @@ static int sign(const struct sigv4_creds *c, const struct sigv4_request *r,
     size_t nhdr = 0, nqry = 0;
     struct sbuf b = {0};
     char *scope = NULL, *creq = NULL, *sts = NULL, *key0 = NULL;
-    unsigned char key[32];
-    unsigned char mac[32];
+    /* Two buffers in turn: HMAC's output must not alias its key. */
+    unsigned char k1[32], k2[32], mac[32];
     char date[9], creq_hash[65];
     struct tm tm;
+    long nh, nq;
 
     memset(out, 0, sizeof *out);
     if (!r || !valid_creds(c) || !valid_method(r->method) || !valid_host(r->host) ||
@@ -335,7 +336,8 @@ static int sign(const struct sigv4_creds *c, const struct sigv4_request *r,
         goto out;
     if (presign && (r->expires < 1 || r->expires > SIGV4_MAX_EXPIRES))
         goto out;
-    long nh = count_pairs(r->headers), nq = count_pairs(r->query);
+    nh = count_pairs(r->headers);
+    nq = count_pairs(r->query);
     if (nh < 0 || nq < 0)
         goto out;
 
@@ -351,7 +353,7 @@ static int sign(const struct sigv4_creds *c, const struct sigv4_request *r,
     /* Headers: the caller's, plus host, plus x-amz-date for header auth. */
     hdr = xcalloc((size_t)nh + 2, sizeof *hdr);
     hdr[nhdr].name = xstrdup("host");
-    hdr[nhdr++].value = trim_all(r->host);
+    hdr[nhdr++].value = xstrdup(r->host); /* valid_host admits no whitespace to trim */
     if (!presign) {
         hdr[nhdr].name = xstrdup("x-amz-date");
         hdr[nhdr++].value = xstrdup(out->amz_date);
@@ -430,11 +432,11 @@ static int sign(const struct sigv4_creds *c, const struct sigv4_request *r,
     sts = xasprintf(ALGORITHM "\n%s\n%s\n%s", out->amz_date, scope, creq_hash);
 
     key0 = xasprintf("AWS4%s", c->secret_key);
-    crypto_hmac_sha256(key0, strlen(key0), date, strlen(date), key);
-    crypto_hmac_sha256(key, sizeof key, c->region, strlen(c->region), key);
-    crypto_hmac_sha256(key, sizeof key, c->service, strlen(c->service), key);
-    crypto_hmac_sha256(key, sizeof key, SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), key);
-    crypto_hmac_sha256(key, sizeof key, sts, strlen(sts), mac);
+    crypto_hmac_sha256(key0, strlen(key0), date, strlen(date), k1);
+    crypto_hmac_sha256(k1, sizeof k1, c->region, strlen(c->region), k2);
+    crypto_hmac_sha256(k2, sizeof k2, c->service, strlen(c->service), k1);
+    crypto_hmac_sha256(k1, sizeof k1, SCOPE_TERMINATOR, strlen(SCOPE_TERMINATOR), k2);
+    crypto_hmac_sha256(k2, sizeof k2, sts, strlen(sts), mac);
     hex32(mac, out->signature);
     rc = 0;
 
@@ -446,7 +448,8 @@ out:
     /* The derived key is as good as the secret for a day: do not leave it around. */
     if (key0)
         OPENSSL_cleanse(key0, strlen(key0));
-    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
     free(key0);
     free(sts);
     free(creq);
@@ -459,15 +462,17 @@ out:
 
 char *sigv4_presign(const struct sigv4_creds *c, const struct sigv4_request *r)
 {
-    struct signed_req s;
+    struct signed_req s = {0};
     char *url = NULL;
 
     if (!r || !r->scheme || (strcmp(r->scheme, "http") != 0 && strcmp(r->scheme, "https") != 0))
-        return NULL;
+        goto out;
     if (sign(c, r, UNSIGNED, 1, &s) != 0)
-        return NULL;
+        goto out;
     url = xasprintf("%s://%s%s?%s&X-Amz-Signature=%s", r->scheme, r->host, r->path, s.query,
                     s.signature);
+
+out:
     signed_req_free(&s);
     return url;
 }
@@ -475,17 +480,19 @@ char *sigv4_presign(const struct sigv4_creds *c, const struct sigv4_request *r)
 char *sigv4_authorization(const struct sigv4_creds *c, const struct sigv4_request *r,
                           const char *payload_sha256_hex, char amz_date_out[17])
 {
-    struct signed_req s;
+    struct signed_req s = {0};
     char *auth = NULL;
 
     if (!amz_date_out)
-        return NULL;
+        goto out;
     amz_date_out[0] = '\0';
     if (sign(c, r, payload_sha256_hex, 0, &s) != 0)
-        return NULL;
+        goto out;
     auth = xasprintf(ALGORITHM " Credential=%s, SignedHeaders=%s, Signature=%s", s.credential,
                      s.signed_headers, s.signature);
     memcpy(amz_date_out, s.amz_date, sizeof s.amz_date);
+
+out:
     signed_req_free(&s);
     return auth;
 }

@@ -40,7 +40,8 @@ struct sigv4_request {
      * Extra query parameters, unencoded: NULL-terminated (name, value) pairs, or NULL.
      * Names may repeat; a value may be "" but not NULL. The X-Amz-* names this module
      * generates itself (Algorithm, Credential, Date, Expires, SignedHeaders, Signature)
-     * are refused in any case.
+     * are refused in any case. Temporary credentials: pass X-Amz-Security-Token here for
+     * sigv4_presign, or as a header for sigv4_authorization.
      */
     const char *const *query;
     /*

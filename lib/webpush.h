@@ -27,8 +27,8 @@
 #define WEBPUSH_SALT_LEN    16
 #define WEBPUSH_RS          4096
 /* salt(16) || rs(4) || idlen(1) || keyid = sender public key(65) */
-#define WEBPUSH_HEADER_LEN  86
-#define WEBPUSH_TAG_LEN     16
+#define WEBPUSH_HEADER_LEN 86
+#define WEBPUSH_TAG_LEN    16
 /* 4096 = header(86) + plaintext + delimiter(1) + tag(16) */
 #define WEBPUSH_MAX_PLAINTEXT 3993
 #define WEBPUSH_MAX_BODY      4096
@@ -101,8 +101,7 @@ int webpush_encrypt_with(const unsigned char *ua_public, const unsigned char *au
  * tampering, a wrong key or secret, or a malformed body.
  */
 int webpush_decrypt(const unsigned char *ua_private, const unsigned char *auth_secret,
-                    const unsigned char *body, size_t len, unsigned char **out,
-                    size_t *outlen);
+                    const unsigned char *body, size_t len, unsigned char **out, size_t *outlen);
 
 /*
  * Decodes a subscription's base64url "p256dh" and "auth" keys into raw bytes,

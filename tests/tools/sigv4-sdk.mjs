@@ -1,8 +1,12 @@
-// Generates tests/unit/sigv4_vectors/sdk_put.txt: a presigned S3 PutObject URL made by the
-// official AWS SDK for JavaScript, which lib/sigv4.c must reproduce byte for byte.
-// Developer-only: the C unit test reads the committed fixture, so node is not needed at
-// test time. Regenerate with `npm ci && npm run sigv4-fixture` in tests/tools.
-import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
+// Generates the fixtures in tests/unit/sigv4_vectors/: presigned S3 URLs made by the
+// official AWS SDK for JavaScript, which lib/sigv4.c must reproduce (test_sigv4.c).
+// Developer-only: the C unit test reads the committed fixtures, so node is not needed
+// at test time. Regenerate with `npm ci && npm run -s sigv4-fixtures` in tests/tools.
+//
+//   node sigv4-sdk.mjs put   PutObject media/abc/def, Content-Type and Content-Length signed
+//   node sigv4-sdk.mjs get   GetObject of a key needing percent-encoding, with a
+//                            response-content-disposition override
+import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
 const client = new S3Client({
@@ -14,19 +18,33 @@ const client = new S3Client({
   requestChecksumCalculation: 'WHEN_REQUIRED',
 });
 
-const cmd = new PutObjectCommand({
-  Bucket: 'media',
-  Key: 'abc/def',
-  ContentType: 'image/jpeg',
-  ContentLength: 12345,
-});
+// Fixed so the fixtures are reproducible; the C test signs at the same instant.
+const signingDate = new Date('2024-05-01T12:34:56Z');
 
-const url = await getSignedUrl(client, cmd, {
-  expiresIn: 900,
-  // Fixed so the fixture is reproducible; the C test signs at the same instant.
-  signingDate: new Date('2024-05-01T12:34:56Z'),
-  // By default the presigner hoists or drops these; the C side signs them as headers.
-  signableHeaders: new Set(['content-type', 'content-length']),
-});
-
+const which = process.argv[2] ?? 'put';
+let url;
+if (which === 'put') {
+  const cmd = new PutObjectCommand({
+    Bucket: 'media',
+    Key: 'abc/def',
+    ContentType: 'image/jpeg',
+    ContentLength: 12345,
+  });
+  url = await getSignedUrl(client, cmd, {
+    expiresIn: 900,
+    signingDate,
+    // By default the presigner leaves these unsigned; the upload must match them.
+    signableHeaders: new Set(['content-type', 'content-length']),
+  });
+} else if (which === 'get') {
+  const cmd = new GetObjectCommand({
+    Bucket: 'media',
+    Key: 'photos/\u00fcn\u00ef code~ 1+2(x).jpg',
+    ResponseContentDisposition: 'attachment; filename="a b/c.jpg"',
+  });
+  url = await getSignedUrl(client, cmd, { expiresIn: 604800, signingDate });
+} else {
+  process.stderr.write(`usage: node sigv4-sdk.mjs put|get\n`);
+  process.exit(2);
+}
 process.stdout.write(url + '\n');

@@ -65,7 +65,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.log_level, "info");
     assert_string_equal(cfg.api_listen, "127.0.0.1:9000");
     assert_int_equal(cfg.api_socket_mode, 0660);
-    assert_int_equal(cfg.api_threads, 16);
+    assert_int_equal(cfg.api_threads, 64);
     assert_int_equal(cfg.api_body_limit, 65536);
     assert_int_equal(cfg.api_backlog, 1024);
     assert_string_equal(cfg.token_secret, "");
@@ -82,7 +82,7 @@ static void test_defaults(void **state)
 
     char err[256] = "";
     assert_int_equal(config_load(&cfg, NULL, err, sizeof err), 0);
-    assert_int_equal(cfg.api_threads, 16);
+    assert_int_equal(cfg.api_threads, 64);
     config_release(&cfg);
 }
 
@@ -211,7 +211,7 @@ static void test_env_override(void **state)
     unsetenv("MISSIVE_API_THREADS");
     unsetenv("MISSIVE_DB_URL");
     assert_int_equal(config_load(&cfg, NULL, err, sizeof err), 0);
-    assert_int_equal(cfg.api_threads, 16);
+    assert_int_equal(cfg.api_threads, 64);
     config_release(&cfg);
 }
 
