@@ -171,20 +171,20 @@ static void test_out_of_range(void **state)
     (void)state;
     struct config cfg;
     char err[256] = "";
-    assert_int_equal(load_text(&cfg, "api_threads = 257\n", err, sizeof err), -1);
+    assert_int_equal(load_text(&cfg, "api_threads = 513\n", err, sizeof err), -1);
     assert_non_null(strstr(err, "api_threads"));
-    assert_non_null(strstr(err, "1..256"));
+    assert_non_null(strstr(err, "1..512"));
 
     assert_int_equal(load_text(&cfg, "api_threads = 0\n", err, sizeof err), -1);
-    assert_non_null(strstr(err, "1..256"));
+    assert_non_null(strstr(err, "1..512"));
 
     assert_int_equal(load_text(&cfg, "access_ttl = 59\n", err, sizeof err), -1);
     assert_non_null(strstr(err, "access_ttl"));
     assert_non_null(strstr(err, "60..86400"));
 
-    assert_int_equal(load_text(&cfg, "api_threads = 256\napi_body_limit = 1024\n", err, sizeof err),
+    assert_int_equal(load_text(&cfg, "api_threads = 512\napi_body_limit = 1024\n", err, sizeof err),
                      0);
-    assert_int_equal(cfg.api_threads, 256);
+    assert_int_equal(cfg.api_threads, 512);
     assert_int_equal(cfg.api_body_limit, 1024);
     config_release(&cfg);
 }
@@ -270,7 +270,7 @@ static void test_dump_redacts_secret(void **state)
 
     char *out = dump_to_string(&cfg);
     assert_non_null(strstr(out, "token_secret = (unset)\n"));
-    assert_non_null(strstr(out, "api_threads = 16\n"));
+    assert_non_null(strstr(out, "api_threads = 64\n"));
     assert_non_null(strstr(out, "api_socket_mode = 0660\n"));
     assert_non_null(strstr(out, "db_url = dbname=missive\n"));
     free(out);
