@@ -97,12 +97,6 @@ static const char *id_array(struct req *r, const json_t *arr, const char *field)
     return out;
 }
 
-static int valid_title(const char *t)
-{
-    long long n = utf8_length(t, strlen(t));
-    return n >= 1 && n <= 128;
-}
-
 static void create_group(struct req *r, const json_t *body)
 {
     const char *title = jsonv_str(body, "title", NULL);
@@ -112,7 +106,7 @@ static void create_group(struct req *r, const json_t *body)
     enum db_status st;
     long long max = r->app->cfg->group_max_members;
 
-    if (!title || !valid_title(title)) {
+    if (!title || !validate_title(title)) {
         http_problem(r, PROB_VALIDATION, "title", "A group needs a title of 1 to 128 characters.");
         return;
     }
@@ -268,7 +262,7 @@ void h_conversations_patch(struct req *r)
     set_mute = json_object_get(body, "muted_until") != NULL;
     if (set_mute)
         muted = jsonv_str(body, "muted_until", NULL); /* null unmutes */
-    if (title && !valid_title(title)) {
+    if (title && !validate_title(title)) {
         http_problem(r, PROB_VALIDATION, "title", "A title is 1 to 128 characters.");
         return;
     }

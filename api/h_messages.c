@@ -60,7 +60,11 @@ void h_messages_send(struct req *r)
     it.conversation_id = conv;
     it.sender_id = r->user_id;
     it.session_id = r->session_id;
-    it.client_msg_id = jsonv_str(body, "client_msg_id", "");
+    it.client_msg_id = arena_strdup(r->arena, jsonv_str(body, "client_msg_id", ""));
+    /* One spelling everywhere: PostgreSQL prints uuids in lower case. */
+    for (char *c = (char *)it.client_msg_id; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c - 'A' + 'a');
     it.body = jsonv_str(body, "body", "");
     it.reply_to = jsonv_int(body, "reply_to", 0);
     if (!validate_uuid(it.client_msg_id)) {

@@ -35,7 +35,7 @@ struct histogram {
 struct metrics {
     pthread_mutex_t mu;
     size_t nroutes;
-    struct histogram *hist; /* nroutes + 1 ("unmatched") */
+    struct histogram *hist; /* (nroutes + 1 ("unmatched")) x NMETHODS */
     struct counter *counters;
     size_t ncounters, cap;
 };
@@ -45,7 +45,7 @@ struct metrics *metrics_new(size_t nroutes)
     struct metrics *m = xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
     m->nroutes = nroutes;
-    m->hist = xcalloc(nroutes + 1, sizeof *m->hist);
+    m->hist = xcalloc((nroutes + 1) * NMETHODS, sizeof *m->hist);
     return m;
 }
 
@@ -92,7 +92,7 @@ void metrics_observe(struct metrics *m, size_t route_idx, const char *method, in
         *c = (struct counter){route_idx, mi, status, 0};
     }
     c->n++;
-    struct histogram *h = &m->hist[route_idx];
+    struct histogram *h = &m->hist[route_idx * NMETHODS + (size_t)mi];
     for (size_t b = 0; b < NBUCKETS; b++)
         if (seconds <= bucket_le[b])
             h->buckets[b]++;
@@ -122,19 +122,26 @@ char *metrics_render(struct metrics *m, const char *(*route_name)(size_t i))
     fputs("# HELP missive_http_request_duration_seconds Time from request start to answer.\n"
           "# TYPE missive_http_request_duration_seconds histogram\n",
           f);
-    for (size_t r = 0; r <= m->nroutes; r++) {
-        const struct histogram *h = &m->hist[r];
+    for (size_t k = 0; k < (m->nroutes + 1) * NMETHODS; k++) {
+        const struct histogram *h = &m->hist[k];
+        size_t r = k / NMETHODS;
         const char *name = r < m->nroutes ? route_name(r) : "unmatched";
+        const char *method = methods[k % NMETHODS];
         if (h->count == 0)
             continue;
         for (size_t b = 0; b < NBUCKETS; b++)
-            fprintf(f, "missive_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                    name, bucket_le[b], h->buckets[b]);
-        fprintf(f, "missive_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                name, h->count);
-        fprintf(f, "missive_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, h->sum);
-        fprintf(f, "missive_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-                h->count);
+            fprintf(f,
+                    "missive_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+                    "le=\"%g\"} %llu\n",
+                    name, method, bucket_le[b], h->buckets[b]);
+        fprintf(f,
+                "missive_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+                "le=\"+Inf\"} %llu\n",
+                name, method, h->count);
+        fprintf(f, "missive_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+                name, method, h->sum);
+        fprintf(f, "missive_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+                name, method, h->count);
     }
     pthread_mutex_unlock(&m->mu);
     fclose(f);

@@ -70,11 +70,12 @@ int sendq_run_batch(struct db *db, struct sendq_item **items, int n)
     for (int i = 0; i < n; i++) {
         const struct sendq_item *it = items[i];
         json_array_append_new(
-            arr, json_pack("{s:i,s:I,s:I,s:I,s:s,s:s,s:o}", "idx", i, "conv",
+            arr, json_pack("{s:i,s:I,s:I,s:I,s:s,s:o,s:o,s:o}", "idx", i, "conv",
                            (json_int_t)it->conversation_id, "sender", (json_int_t)it->sender_id,
                            "session", (json_int_t)it->session_id, "cmid", it->client_msg_id,
-                           "body", it->body, "reply",
-                           it->reply_to > 0 ? json_integer(it->reply_to) : json_null()));
+                           "body", it->body ? json_string(it->body) : json_null(), "reply",
+                           it->reply_to > 0 ? json_integer(it->reply_to) : json_null(), "media",
+                           it->media ? json_deep_copy(it->media) : json_null()));
     }
     text = json_dumps(arr, JSON_COMPACT);
     const char *p[1] = {text};

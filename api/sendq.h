@@ -18,6 +18,8 @@
 
 #include "db.h"
 
+#include <jansson.h>
+
 enum sendq_result {
     SEND_CREATED = 0,
     SEND_EXISTING,   /* a retry: the message stored before is answered */
@@ -37,7 +39,8 @@ struct sendq_item {
     long long session_id;
     long long reply_to; /* 0 = none */
     const char *client_msg_id;
-    const char *body;
+    const char *body;       /* NULL for a message that is only media */
+    const json_t *media;    /* array of checked media ids, or NULL */
     /* out */
     enum sendq_result result;
     long long seq;

@@ -62,7 +62,11 @@ int validate_timestamp(const char *s)
         !digits(&p, 2, &d) || (*p != 'T' && *p != 't') || !(++p) || !digits(&p, 2, &h) ||
         *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &sec))
         return 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
         return 0;
     if (*p == '.') {
         int nd = 0;
@@ -81,13 +85,62 @@ int validate_timestamp(const char *s)
     return *p == '\0' && zh <= 23 && zm <= 59;
 }
 
+/* Decodes one code point of valid UTF-8 at *p (validated beforehand), advancing *p. */
+static unsigned next_cp(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    unsigned cp;
+    int n;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        n = 1;
+    } else if (s[0] < 0xE0) {
+        cp = s[0] & 0x1F;
+        n = 2;
+    } else if (s[0] < 0xF0) {
+        cp = s[0] & 0x0F;
+        n = 3;
+    } else {
+        cp = s[0] & 0x07;
+        n = 4;
+    }
+    for (int i = 1; i < n; i++)
+        cp = (cp << 6) | (s[i] & 0x3F);
+    *p = s + n;
+    return cp;
+}
+
+/* Unicode White_Space, plus the zero-width characters that render as nothing. */
+static int is_blank(unsigned cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
+}
+
+int validate_title(const char *s)
+{
+    long long n = utf8_length(s, strlen(s));
+    int blank = 1;
+    if (n < 1 || n > 128)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned cp = next_cp(&p);
+        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+            return 0;
+        if (!is_blank(cp))
+            blank = 0;
+    }
+    return !blank;
+}
+
 int validate_body(const char *s)
 {
     long long n = utf8_length(s, strlen(s));
     if (n < 1 || n > 4000)
         return 0;
-    for (const char *p = s; *p; p++)
-        if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r')
+    for (const unsigned char *p = (const unsigned char *)s; *p;)
+        if (!is_blank(next_cp(&p)))
             return 1;
     return 0;
 }

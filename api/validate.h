@@ -6,11 +6,13 @@
 
 /* 1..64 characters of valid UTF-8 with no control characters. */
 int validate_display_name(const char *s);
-/* A canonical UUID: 8-4-4-4-12 hex digits. */
+/* A UUID: 8-4-4-4-12 hex digits (either case; store it lower-cased). */
 int validate_uuid(const char *s);
 /* An RFC 3339 date-time with a zone: 2030-01-01T00:00:00Z, ...+02:00, optional fraction. */
 int validate_timestamp(const char *s);
-/* A message body: 1..4000 characters of valid UTF-8 that are not all whitespace. */
+/* A group title: 1..128 characters, no control characters, not all whitespace. */
+int validate_title(const char *s);
+/* A message body: 1..4000 characters of valid UTF-8, not all (Unicode) whitespace. */
 int validate_body(const char *s);
 
 #endif

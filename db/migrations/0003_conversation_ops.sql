@@ -7,9 +7,11 @@
 -- missive_emit), so they cannot deadlock with the send batches.
 
 -- Starts a span of visibility for a user at pos.
-CREATE FUNCTION missive_span_open(p_conv bigint, p_user bigint, p_pos bigint) RETURNS void
+CREATE FUNCTION missive_span_open(p_conv bigint, p_user bigint, p_pos bigint,
+                                  p_min_seq bigint DEFAULT 0) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO member_spans (conversation_id, user_id, from_pos) VALUES (p_conv, p_user, p_pos)
+    INSERT INTO member_spans (conversation_id, user_id, from_pos, min_seq)
+    VALUES (p_conv, p_user, p_pos, p_min_seq)
     ON CONFLICT DO NOTHING
 $$;
 
@@ -224,7 +226,7 @@ BEGIN
         v_pos := missive_emit(p_conv, 'member.added', p_caller, NULL, NULL,
                               jsonb_build_object('conversation_id', p_conv, 'user_id', x,
                                                  'role', 'member', 'by', p_caller));
-        PERFORM missive_span_open(p_conv, x, v_pos);
+        PERFORM missive_span_open(p_conv, x, v_pos, v_last);
     END LOOP;
     status := 'ok';
 END

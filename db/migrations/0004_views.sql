@@ -30,7 +30,8 @@ $$;
 CREATE FUNCTION missive_member_json(p_conv bigint, p_user bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('user_id', u.id, 'username', u.username,
-        'display_name', u.display_name, 'role', m.role, 'state', m.state,
+        'display_name', u.display_name, 'role', m.role,
+        'state', CASE WHEN m.state = 'declined' THEN 'request' ELSE m.state END,
         'joined_at', missive_ts(m.joined_at),
         'last_read_seq', m.last_read_seq, 'last_delivered_seq', m.last_delivered_seq)
     FROM members m JOIN users u ON u.id = m.user_id
@@ -50,8 +51,10 @@ LANGUAGE sql STABLE AS $$
         'muted_until', missive_ts(me.muted_until),
         'last_read_seq', me.last_read_seq, 'last_delivered_seq', me.last_delivered_seq,
         'unread_count', greatest(c.last_seq - greatest(me.last_read_seq, me.joined_seq), 0),
+        -- A declined request looks pending to everyone but the decliner (who no
+        -- longer sees the conversation): the sender is not told.
         'member_count', (SELECT count(*) FROM members x WHERE x.conversation_id = c.id
-                         AND x.state IN ('active', 'request')),
+                         AND x.state IN ('active', 'request', 'declined')),
         'last_message', (SELECT missive_message_json(lm, p_viewer) FROM messages lm
                          WHERE lm.conversation_id = c.id AND lm.seq = c.last_seq
                            AND lm.seq > me.joined_seq),
@@ -64,7 +67,8 @@ LANGUAGE sql STABLE AS $$
         || CASE WHEN p_members THEN jsonb_build_object('members',
                (SELECT coalesce(jsonb_agg(missive_member_json(c.id, x.user_id)
                                           ORDER BY x.joined_at, x.user_id), '[]'::jsonb)
-                FROM members x WHERE x.conversation_id = c.id AND x.state IN ('active', 'request')))
+                FROM members x WHERE x.conversation_id = c.id
+                AND x.state IN ('active', 'request', 'declined')))
            ELSE '{}'::jsonb END
     FROM conversations c JOIN members me ON me.conversation_id = c.id AND me.user_id = p_viewer
     WHERE c.id = p_conv

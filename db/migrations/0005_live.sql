@@ -24,6 +24,7 @@ LANGUAGE sql STABLE AS $$
                  AND e.pos >= s.from_pos AND (s.to_pos IS NULL OR e.pos <= s.to_pos)
     WHERE s.user_id = p_user AND (s.to_pos IS NULL OR s.to_pos > p_cursor)
       AND (e.only_user_id IS NULL OR e.only_user_id = p_user)
+      AND (e.seq IS NULL OR e.seq > s.min_seq)
     ORDER BY e.pos
     LIMIT p_limit
 $$;
@@ -40,7 +41,8 @@ LANGUAGE sql STABLE AS $$
            (SELECT array_agg(s.user_id) FROM member_spans s
             WHERE s.conversation_id = e.conversation_id AND e.pos >= s.from_pos
               AND (s.to_pos IS NULL OR e.pos <= s.to_pos)
-              AND (e.only_user_id IS NULL OR e.only_user_id = s.user_id))
+              AND (e.only_user_id IS NULL OR e.only_user_id = s.user_id)
+              AND (e.seq IS NULL OR e.seq > s.min_seq))
     FROM events e
     WHERE e.pos BETWEEN p_from AND p_to
     ORDER BY e.pos

@@ -117,7 +117,8 @@ $$;
 CREATE OR REPLACE FUNCTION missive_member_json(p_conv bigint, p_user bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('user_id', u.id, 'username', u.username,
-        'display_name', u.display_name, 'role', m.role, 'state', m.state,
+        'display_name', u.display_name, 'role', m.role,
+        'state', CASE WHEN m.state = 'declined' THEN 'request' ELSE m.state END,
         'joined_at', missive_ts(m.joined_at),
         'last_read_seq', CASE WHEN u.send_read_receipts THEN m.last_read_seq END,
         'last_delivered_seq', m.last_delivered_seq)

@@ -46,8 +46,17 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
     if (leader) post('live.status', { status, lastPos });
   }
 
+  const debug = (() => {
+    try {
+      return localStorage.getItem('missive.debug') === '1';
+    } catch {
+      return false;
+    }
+  })();
+
   /** Applies an event once (stored events by pos); the leader relays it. */
   function accept(ev, { relay }) {
+    if (debug) console.debug('missive event', relay ? 'live' : 'relayed', JSON.stringify(ev));
     if (typeof ev.pos === 'number') {
       if (lastPos !== null && ev.pos <= lastPos) return;
       lastPos = ev.pos;
