@@ -62,6 +62,21 @@ void h_stream_ticket(struct req *r);
 void h_typing(struct req *r);
 void h_presence(struct req *r);
 
+/* h_media.c */
+void h_media_create(struct req *r);
+void h_media_get(struct req *r);
+void h_media_auth(struct req *r);
+/*
+ * For the send path: checks a message's media_ids (NULL or JSON null: none; else an
+ * array of at most 10 distinct ids). Each must be the sender's (r->user_id) and
+ * its upload complete in the store (exact size, and type where the store reports
+ * one); they are then marked ready. 0 with *id_array_text_out = "{1,2}" (a SQL
+ * bigint[] literal in the arena; "{}" for none), or -1 after answering: 400
+ * (malformed), 404 (unknown or someone else's id, field media_ids), 422 (upload
+ * missing or incomplete, field media_ids), 503 (store or database unavailable).
+ */
+int media_check_for_send(struct req *r, const json_t *media_ids, char **id_array_text_out);
+
 /* h_ops.c */
 void h_ops_healthz(struct req *r);
 void h_ops_metrics(struct req *r);

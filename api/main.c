@@ -13,6 +13,7 @@
 #include "router.h"
 #include "sendq.h"
 #include "server.h"
+#include "storage.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,12 @@ int main(int argc, char **argv)
     app.pw.memory_kib = (unsigned)cfg.argon2_memory_kib;
     app.pw.iterations = (unsigned)cfg.argon2_iterations;
 
+    char err[256];
+    app.storage = storage_new(&cfg, err, sizeof err);
+    if (!app.storage) {
+        log_error("storage", "%s", err);
+        goto out;
+    }
     app.sendq = sendq_new(cfg.db_url, cfg.send_batching, cfg.send_max_batch);
     srv = server_new(&app);
     if (!srv || server_start(srv) != 0)
@@ -64,6 +71,7 @@ int main(int argc, char **argv)
 out:
     server_free(srv); /* first: requests in flight may still be waiting on sendq */
     sendq_free(app.sendq);
+    storage_free(app.storage);
     metrics_free(app.metrics);
     config_release(&cfg);
     log_info("stopped", "missive-api stopped");

@@ -49,6 +49,12 @@ const struct route routes[] = {
     {"POST", "/v1/stream/tickets", h_stream_ticket, ROUTE_USER},
     {"POST", "/v1/conversations/{id}/typing", h_typing, ROUTE_USER},
     {"GET", "/v1/presence", h_presence, ROUTE_USER},
+
+    {"POST", "/v1/media", h_media_create, ROUTE_USER},
+    {"GET", "/v1/media/{id}", h_media_get, ROUTE_USER},
+    /* nginx's auth_request for its /media/ location (local storage); an internal
+     * location, not reachable by clients. */
+    {"GET", "/internal/media-auth", h_media_auth, ROUTE_PUBLIC},
 };
 
 const size_t routes_count = sizeof routes / sizeof routes[0];

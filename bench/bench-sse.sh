@@ -32,6 +32,8 @@
 #   BENCH_LAT_STREAMS        2000 [10000]     BENCH_LAT_RATE  200 [1000] msgs/s
 #   BENCH_LAT_DURATION       20 s             BENCH_SENDERS   16 [32] sender connections
 #   BENCH_GROUP_SIZE         1000             BENCH_GROUP_MESSAGES 20   BENCH_GROUP_RATE 5
+#   BENCH_GROUP_SETTLE       longest wait for the members' presence notices to end before
+#                            sending (120 s; 0: send into the wave, see bench/README.md)
 #   BENCH_RECONNECT_STREAMS  1000             BENCH_RECONNECT_RATE 200 reconnects/s
 #   BENCH_RECONNECT_DURATION 20 s             BENCH_RECONNECT_MSG_RATE 100 msgs/s
 #   BENCH_RECONNECT_GAP_MS   250 (a dropped stream reconnects after this long)
@@ -57,6 +59,7 @@ SENDERS=${BENCH_SENDERS:-$(big 16 32)}
 GROUP_SIZE=${BENCH_GROUP_SIZE:-1000}
 GROUP_MESSAGES=${BENCH_GROUP_MESSAGES:-20}
 GROUP_RATE=${BENCH_GROUP_RATE:-5}
+GROUP_SETTLE=${BENCH_GROUP_SETTLE:-120}
 RC_STREAMS=${BENCH_RECONNECT_STREAMS:-1000}
 RC_RATE=${BENCH_RECONNECT_RATE:-200}
 RC_DURATION=${BENCH_RECONNECT_DURATION:-20}
@@ -71,7 +74,7 @@ die() {
 }
 
 for v in IDLE_STREAMS IDLE_PER_USER IDLE_HOLD SSE_EXTRA LAT_STREAMS LAT_RATE LAT_DURATION SENDERS \
-    GROUP_SIZE GROUP_MESSAGES GROUP_RATE RC_STREAMS RC_RATE RC_DURATION RC_MSG_RATE RC_GAP; do
+    GROUP_SIZE GROUP_MESSAGES GROUP_RATE GROUP_SETTLE RC_STREAMS RC_RATE RC_DURATION RC_MSG_RATE RC_GAP; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be a whole number (got '${!v}')"
 done
 [ "$SSE_EXTRA" -le 12 ] || die "BENCH_SSE_EXTRA: at most 12"
@@ -256,7 +259,8 @@ for s in $ONLY; do
     group)
         echo "(c) group: one group of $GROUP_SIZE members, one stream each, $GROUP_MESSAGES messages at $GROUP_RATE/s"
         run_tool group latency --sse "$(sse_target)" --streams "$GROUP_SIZE" --conv group \
-            --messages "$GROUP_MESSAGES" --rate "$GROUP_RATE" --senders 4 --settle 120 --max-time 600
+            --messages "$GROUP_MESSAGES" --rate "$GROUP_RATE" --senders 4 --settle "$GROUP_SETTLE" \
+            --drain 60 --max-time 600
         ;;
     reconnect)
         echo "(d) reconnect: $RC_STREAMS streams, $RC_RATE drops+resumes/s (gap ${RC_GAP}ms) for ${RC_DURATION}s, $RC_MSG_RATE msgs/s meanwhile"
@@ -306,7 +310,7 @@ for s in $ONLY; do
             printf '%-11s %s\n' "" "reconnects: $(kv "$o" reconnect resumed) resumed, $(kv "$o" reconnect achieved) achieved (target $(kv "$o" reconnect target_rate)), reconnect->200 p50 $(kv "$o" reconnect p50) p99 $(kv "$o" reconnect p99)"
             printf '%-11s %s\n' "" "sent while disconnected: $(kv "$o" gap delivered)/$(kv "$o" gap expected) arrived after resuming (lost $(kv "$o" gap lost)); deliveries that crossed a drop: $(kv "$o" gap crossed)"
         fi
-        printf '%-11s %s\n' "" "missive-sse streams gauge at the end $(kv "$o" server streams_gauge) (open in the tool: $(kv "$o" server tool_open)), its fds $(kv "$o" server server_fds)"
+        printf '%-11s %s\n' "" "missive-sse streams gauge at the end $(kv "$o" server streams_gauge) (open in the tool: $(kv "$o" server tool_open)), its fds $(kv "$o" server server_fds); during the run it counted up to $(kv "$o" server gauge_excess_max) streams more than the tool held"
         ;;
     esac
     printf '%-11s %s\n' "" "$(head -n 1 <<<"${NOTE[$s]}")"

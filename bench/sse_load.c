@@ -2056,6 +2056,7 @@ struct msg {
 };
 
 static struct msg *g_msgs;
+static long g_lingering_max; /* most streams the servers counted beyond the tool's open ones */
 static long g_nmsgs;
 static atomic_long g_next_msg;
 static int64_t g_send_t0;
@@ -2217,7 +2218,10 @@ static void print_server_streams(const char *when)
         if (f > 0)
             fds += f;
     }
-    printf(" streams_gauge=%ld server_fds=%ld tool_open=%ld\n", total, fds, SUM(up_now));
+    printf(" streams_gauge=%ld server_fds=%ld tool_open=%ld", total, fds, SUM(up_now));
+    if (o.mode != M_IDLE)
+        printf(" gauge_excess_max=%ld", g_lingering_max);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -2608,7 +2612,7 @@ static void run_messages(void)
             die("pthread_create failed");
     /* bounded: the schedule ends at t0 + nmsgs/rate; a stuck sender is cut off 30 s later */
     int64_t send_end = g_send_t0 + (int64_t)((double)g_nmsgs / o.rate * 1e9);
-    int64_t last_note = now_ns();
+    int64_t last_note = now_ns(), last_gauge = 0;
     while (atomic_load(&g_next_msg) < g_nmsgs + nsend) {
         check_children();
         int64_t now = now_ns();
@@ -2616,6 +2620,18 @@ static void run_messages(void)
             note("senders still busy 30 s after the schedule ended: stopping them");
             atomic_store(&g_stop_sending, 1);
             break;
+        }
+        if (now - last_gauge >= NS) {
+            /* streams the servers still count but this tool has closed (or not yet opened) */
+            last_gauge = now;
+            long gauge = 0;
+            for (int t = 0; t < g_ntargets; t++) {
+                long v = server_streams(&g_targets[t]);
+                gauge += v > 0 ? v : 0;
+            }
+            long extra = gauge - SUM(up_now);
+            if (extra > g_lingering_max)
+                g_lingering_max = extra;
         }
         if (now - last_note > 5 * NS) {
             last_note = now;

@@ -12,6 +12,9 @@ PACKAGES="build-essential pkg-config clang libfcgi-dev libpq-dev libmicrohttpd-d
 libjansson-dev libcurl4-openssl-dev libjwt-dev libssl-dev libargon2-dev libcmocka-dev
 nginx postgresql-15 postgresql-client-15 nodejs npm curl ca-certificates procps
 iproute2 chromium"
+# OpenStack Swift with s3api: the SigV4-checking S3 store the media tests run
+# against (tests/peers/swift-peer.sh; ../shared/design/TEST-PEERS.md).
+SWIFT_PACKAGES="swift swift-proxy swift-object swift-container swift-account python3-swift"
 
 REPO=$(cd "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/.." && pwd)
 E2E=$REPO/tests/e2e
@@ -27,7 +30,7 @@ die() {
 # at all (a NodeSource or nvm node is kept, and comes with its own npm).
 wanted() {
     local p
-    for p in $PACKAGES; do
+    for p in $PACKAGES $SWIFT_PACKAGES; do
         case $p in
         nodejs | npm) ! command -v node >/dev/null || continue ;;
         esac

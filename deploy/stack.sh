@@ -35,7 +35,8 @@ CHILD_UNSET=(MISSIVE_HTTP_PORT MISSIVE_SSE_PORT MISSIVE_BIN_DIR MISSIVE_HOST
     MISSIVE_LOG_LEVEL MISSIVE_STACK_ONLY_PG MISSIVE_START_TIMEOUT MISSIVE_PG_BIN
     MISSIVE_KEEP_ON_FAILURE MISSIVE_URL MISSIVE_SSE_URL MISSIVE_CONF MISSIVE_DIR
     MISSIVE_DB_URL MISSIVE_TOKEN_SECRET MISSIVE_API_LISTEN MISSIVE_API_SOCKET_MODE
-    MISSIVE_SSE_LISTEN MISSIVE_PUBLIC_URL)
+    MISSIVE_SSE_LISTEN MISSIVE_PUBLIC_URL MISSIVE_STORAGE_LOCAL_DIR
+    MISSIVE_STORAGE_LOCAL_BASE_URL)
 
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() {
@@ -305,9 +306,13 @@ pg_ensure_db() {
 # ---------------------------------------------------------------- config
 
 prepare_dirs() {
-    mkdir -p -- "$RUN" "$LOG" "$SEC" "$DIR/nginx"
+    mkdir -p -- "$RUN" "$LOG" "$SEC" "$DIR/nginx" "$DIR/media"
     chmod 755 -- "$DIR" "$RUN" "$LOG"
     chmod 700 -- "$SEC"
+    # Media files (local storage backend): written and read by nginx's workers only
+    # (the API stats them, the sweep deletes them, both as this user or root).
+    chmod 700 -- "$DIR/media"
+    if is_root; then chown nobody:nogroup -- "$DIR/media"; fi
     local a=$API_SOCK s=$PGSOCK/.s.PGSQL.$PG_PORT
     [ "${#a}" -lt 100 ] && [ "${#s}" -lt 100 ] ||
         die "DIR path too long for unix sockets (max ~80 characters): $DIR"
@@ -333,9 +338,30 @@ api_socket_mode = 0666
 token_secret = $secret
 sse_listen = $HOST:$SSE_PORT
 public_url = $HTTP_URL
+storage_local_dir = $DIR/media
+storage_local_base_url = $HTTP_URL/media
 EOF
+        storage_conf >>"$CONF.tmp"
         mv -f -- "$CONF.tmp" "$CONF"
     )
+}
+
+# Media storage settings given as MISSIVE_STORAGE_<KEY> (e.g. MISSIVE_STORAGE_BACKEND=s3,
+# MISSIVE_STORAGE_S3_ENDPOINT=...) go into missive.conf, so the stack keeps them when
+# started again from another shell.
+storage_conf() {
+    local var key value
+    for var in ${!MISSIVE_STORAGE_@}; do
+        case $var in
+        MISSIVE_STORAGE_LOCAL_DIR | MISSIVE_STORAGE_LOCAL_BASE_URL) continue ;;
+        esac
+        key=${var#MISSIVE_}
+        key=${key,,}
+        value=${!var}
+        [[ $key =~ ^[a-z0-9_]+$ ]] || die "$var: not a setting name"
+        [[ $value != *$'\n'* ]] || die "$var: the value must be one line"
+        printf '%s = "%s"\n' "$key" "$value"
+    done
 }
 
 write_env() {

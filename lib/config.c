@@ -8,6 +8,7 @@
  * are thread-safe as long as that struct is not shared while being written.
  */
 #include "config.h"
+#include "storage.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -80,6 +81,24 @@ static const struct setting settings[] = {
     INT(ticket_ttl, 30, 5, 600, "seconds a stream ticket stays valid"),
     INT(worker_poll_interval, 5, 1, 3600, "seconds between worker polls"),
     STR(public_url, "http://127.0.0.1:8080", NULL, "base URL as browsers see it"),
+    STR(storage_backend, "local", "local|s3", "where media bytes live (docs/media.md)"),
+    STR(storage_local_dir, "var/media", NULL, "local: directory nginx stores media in"),
+    STR(storage_local_base_url, "", NULL, "local: URL of that directory (empty: public_url/media)"),
+    SECRET(storage_local_secret, "", "local: URL signing secret (empty: derived from token_secret)"),
+    STR(storage_s3_endpoint, "", NULL, "s3: http(s)://host[:port] of the S3 API"),
+    STR(storage_s3_region, "us-east-1", NULL, "s3: SigV4 region (R2: auto, Garage: garage)"),
+    STR(storage_s3_bucket, "", NULL, "s3: bucket name"),
+    STR(storage_s3_access_key, "", NULL, "s3: access key id"),
+    SECRET(storage_s3_secret_key, "", "s3: secret access key"),
+    INT(storage_s3_path_style, 1, 0, 1, "s3: 1 = endpoint/bucket/key, 0 = bucket.endpoint/key"),
+    INT(storage_timeout, 10, 1, 120, "s3: seconds allowed for the server's HEAD/DELETE"),
+    STR(media_types,
+        "image/jpeg:16M,image/png:16M,image/webp:16M,image/gif:16M,video/mp4:256M,video/webm:256M",
+        NULL, "uploadable types and their size limits (type:size,...; K/M/G suffixes)"),
+    INT(media_upload_ttl, 600, 1, 86400, "seconds a presigned upload URL works"),
+    INT(media_download_ttl, 300, 1, 86400, "seconds a presigned download URL works"),
+    INT(media_max_pending, 100, 1, 100000, "uploads a user may have that no message holds yet"),
+    INT(media_abandon_after, 86400, 60, 31536000, "seconds before unsent uploads are swept"),
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -399,6 +418,19 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     if (strncmp(cfg->public_url, "http://", 7) != 0 &&
         strncmp(cfg->public_url, "https://", 8) != 0) {
         errf(err, errlen, "public_url: must start with http:// or https://");
+        return -1;
+    }
+    if (storage_check_media_types(cfg->media_types, err, errlen) != 0)
+        return -1;
+    if (strcmp(cfg->storage_backend, "s3") == 0 &&
+        (!cfg->storage_s3_endpoint[0] || !cfg->storage_s3_bucket[0] ||
+         !cfg->storage_s3_access_key[0] || !cfg->storage_s3_secret_key[0])) {
+        errf(err, errlen, "storage_backend = s3 needs storage_s3_endpoint, storage_s3_bucket, "
+                          "storage_s3_access_key and storage_s3_secret_key");
+        return -1;
+    }
+    if (cfg->storage_local_secret[0] && strlen(cfg->storage_local_secret) < 32) {
+        errf(err, errlen, "storage_local_secret: must be at least 32 bytes (or empty)");
         return -1;
     }
     if (cfg->refresh_ttl <= cfg->access_ttl) {

@@ -58,6 +58,24 @@ struct config {
 
     /* public */
     char *public_url; /* as browsers see it, e.g. http://127.0.0.1:8080 */
+
+    /* media storage (lib/storage.h) */
+    char *storage_backend;        /* local | s3 */
+    char *storage_local_dir;      /* local: the directory nginx stores files in */
+    char *storage_local_base_url; /* local: URL prefix of that directory; "" = public_url/media */
+    char *storage_local_secret;   /* local: URL signing secret; "" = derived from token_secret */
+    char *storage_s3_endpoint;    /* s3: scheme://host[:port] */
+    char *storage_s3_region;
+    char *storage_s3_bucket;
+    char *storage_s3_access_key;
+    char *storage_s3_secret_key;
+    int storage_s3_path_style;    /* 1: endpoint/bucket/key; 0: bucket.endpoint/key */
+    int storage_timeout;          /* seconds for the server's own HEAD/DELETE */
+    char *media_types;            /* "type:max size,...", e.g. image/jpeg:16M */
+    int media_upload_ttl;         /* seconds a presigned upload URL works */
+    int media_download_ttl;       /* seconds a presigned download URL works */
+    int media_max_pending;        /* uploads a user may have not yet sent */
+    int media_abandon_after;      /* seconds before the sweep removes unsent uploads */
 };
 
 /* Fills *cfg with the defaults. Strings are heap copies owned by cfg. */

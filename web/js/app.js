@@ -3,6 +3,7 @@
 // #/c/<id> to the open conversation.
 
 import { $ } from './dom.js';
+import { fillIcons } from './icons.js';
 import * as auth from './auth.js';
 import * as store from './store.js';
 import { state } from './store.js';
@@ -92,11 +93,16 @@ function leave(reason) {
 let sidebar;
 
 function init() {
+  fillIcons();
   initAuthView();
   sidebar = initSidebar({ onOpen: openConv });
   initChatView({
     onInfo: (id) => infoDialog(id),
     onBack: () => { location.hash = ''; },
+    onAccepted: () => {
+      sidebar.selectTab('all');
+      focusComposer();
+    },
   });
   initDialogs({ openConv });
   $('#new-chat-btn').addEventListener('click', newChatDialog);

@@ -2,6 +2,7 @@
 // polite live region for screen readers (new messages and the like).
 
 import { h } from './dom.js';
+import { icon } from './icons.js';
 
 const TOAST_MS = 8000;
 
@@ -11,7 +12,7 @@ export function toast(message, { kind = 'error' } = {}) {
   const close = () => el.remove();
   const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
     h('span', { class: 'toast-text', text: message }),
-    h('button', { type: 'button', class: 'icon-btn toast-close', 'aria-label': 'Dismiss', onclick: close }, '✕'));
+    h('button', { type: 'button', class: 'icon-btn toast-close', 'aria-label': 'Dismiss', onclick: close }, icon('close')));
   box.append(el);
   while (box.children.length > 4) box.firstElementChild.remove();
   setTimeout(close, TOAST_MS);

@@ -24,6 +24,7 @@ export const STORED_TYPES = [
 const EPHEMERAL_TYPES = ['typing', 'presence'];
 
 const SSE_FAILURES_BEFORE_POLLING = 3;
+const SSE_HEALTHY_AFTER_MS = 20_000; // a stream that stayed open this long counts as working
 const POLL_TIMEOUT_S = 25;
 const SSE_RETRY_WHILE_POLLING_MS = 5 * 60_000;
 
@@ -77,6 +78,9 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
     if (typeof s.lastPos === 'number' && (lastPos === null || s.lastPos > lastPos)) lastPos = s.lastPos;
     status = s.status;
     onStatus({ status, leader });
+  });
+  onTab('live.resync', () => {
+    if (running && !leader) onResync();
   });
   onTab('live.hello', () => {
     if (running && leader) post('live.status', { status, lastPos });
@@ -132,7 +136,8 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
           await onSessionEnded(r.ended ?? 'session_ended');
           if (!running) break;
         }
-        failures = r.opened ? 0 : failures + 1;
+        // Working means delivering: an open that never brings anything (a buffering proxy) is a failure too.
+        failures = r.healthy ? 0 : failures + 1;
         if (failures >= SSE_FAILURES_BEFORE_POLLING) {
           mode = 'poll';
           pollingSince = Date.now();
@@ -157,7 +162,12 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
 
   const backoff = (n) => Math.min(500 * 2 ** n, 15000) * (0.75 + Math.random() * 0.5);
 
-  /** One stream: resolves {opened, ended?, sessionEnded?} when it is over. */
+  function resync() {
+    post('live.resync');
+    onResync();
+  }
+
+  /** One stream: resolves {opened, healthy, ended?, sessionEnded?} when it is over. */
   async function openSse(signal) {
     let ticket;
     try {
@@ -172,21 +182,25 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
     return new Promise((resolve) => {
       const es = new EventSource(`/v1/stream?${q}`);
       let opened = false;
+      let healthy = false;
       let done = false;
+      let timer = null;
       const finish = (extra = {}) => {
         if (done) return;
         done = true;
         es.close();
+        clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        resolve({ opened, ...extra });
+        resolve({ opened, healthy, ...extra });
       };
       const onAbort = () => finish();
       signal.addEventListener('abort', onAbort);
       es.addEventListener('open', () => {
         opened = true;
+        timer = setTimeout(() => { healthy = true; }, SSE_HEALTHY_AFTER_MS);
         setStatus('live');
         // Without a position the stream starts at "now": reload what may have changed before.
-        if (!hadCursor) onResync();
+        if (!hadCursor) resync();
       });
       es.addEventListener('error', () => finish());
       for (const type of STORED_TYPES) {
@@ -194,12 +208,14 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
           const ev = parse(e.data);
           if (!ev) return;
           if (typeof ev.pos !== 'number' && e.lastEventId) ev.pos = Number(e.lastEventId);
+          healthy = true;
           accept({ type, ...ev }, { relay: true });
         });
       }
       for (const type of EPHEMERAL_TYPES) {
         es.addEventListener(type, (e) => {
           const data = parse(e.data);
+          healthy = true;
           if (data) accept({ type, data }, { relay: true });
         });
       }
@@ -223,7 +239,7 @@ export function createLive({ onEvent, onStatus, onResync, onSessionEnded }) {
         }
         lastPos = cursor;
         post('live.status', { status, lastPos });
-        onResync();
+        resync();
       }
       const r = await api('GET', `/v1/events?cursor=${lastPos}&timeout=${POLL_TIMEOUT_S}&limit=500`, {
         signal,

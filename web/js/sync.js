@@ -250,11 +250,13 @@ function onMessageCreated(ev) {
   const m = eventMessage(d, ev);
   store.putMessage(id, m);
   store.clearTyping(id, d.sender_id);
+  const mine = d.sender_id === me();
   if (!conv) {
-    bg(refreshConversation(id), 'Loading a conversation');
+    bg(refreshConversation(id).then((c) => {
+      if (c && !mine && live.isLeader()) markDelivered(id, d.seq);
+    }), 'Loading a conversation');
     return;
   }
-  const mine = d.sender_id === me();
   if (conv.members) {
     // Sending implies having read everything before (the server moves the sender's marks).
     store.patchConv(id, (c) => ({

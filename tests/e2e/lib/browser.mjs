@@ -21,6 +21,19 @@ export function launch() {
 
 export const baseUrl = () => loadStack().MISSIVE_URL;
 
+/**
+ * The policy the page must live with (nginx will send one like it): no inline
+ * script or style, no eval. The tests add it to the page's own response, so a
+ * violation shows up as a console error, which the tests count as a problem.
+ */
+export const CSP = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+  "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"].join('; ');
+
+async function withCsp(route) {
+  const response = await route.fetch();
+  await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': CSP } });
+}
+
 /** A unique username with a readable stem: alice_3f9a1c. */
 export function uniqueName(stem) {
   return `${stem}_${randomBytes(4).toString('hex')}`;
@@ -32,6 +45,7 @@ export function uniqueName(stem) {
  */
 export async function person(browser, name, { viewport = { width: 1100, height: 720 } } = {}) {
   const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC' });
+  await context.route((url) => url.pathname === '/' || url.pathname === '/index.html', withCsp);
   const p = { name, context, problems: [], pages: [] };
   p.page = await newPage(p);
   return p;
@@ -43,7 +57,8 @@ export async function newPage(p) {
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => p.problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') p.problems.push(`console: ${m.text()}`);
+    // A refused or aborted request is logged by the browser itself; the tests check the UI instead.
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) p.problems.push(`console: ${m.text()}`);
   });
   p.pages.push(page);
   return page;

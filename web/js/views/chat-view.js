@@ -13,6 +13,7 @@ import { describe, signature, messageItem, dayItem } from './message-view.js';
 
 let onInfo = () => {};
 let onBack = () => {};
+let onAccepted = () => {};
 const items = new Map(); // key -> li
 let composeMode = null; // null | {kind: 'reply'|'edit', seq}
 let picker = null; // seq whose emoji picker is open
@@ -23,6 +24,7 @@ let stickToBottom = true;
 export function initChatView(opts) {
   onInfo = opts.onInfo;
   onBack = opts.onBack;
+  onAccepted = opts.onAccepted ?? onAccepted;
   $('#chat-info-btn').addEventListener('click', () => onInfo(state.openId));
   $('#chat-back').addEventListener('click', () => onBack());
   $('#message-list').addEventListener('click', onListClick);
@@ -99,7 +101,10 @@ function renderHead() {
   const typing = store.typingIn(conv.id);
   sub.classList.toggle('is-typing', typing.length > 0);
   if (conv.kind === 'direct') {
-    sub.textContent = typing.length ? 'typing…' : presenceText(state.presence.get(conv.peer?.id)) || `@${conv.peer?.username ?? ''}`;
+    // Presence is shared only between people in an active conversation.
+    const shared = conv.state === 'active' && conv.members?.find((m) => m.user_id === conv.peer?.id)?.state !== 'request';
+    const seen = shared ? presenceText(state.presence.get(conv.peer?.id)) : '';
+    sub.textContent = typing.length ? 'typing…' : seen || `@${conv.peer?.username ?? ''}`;
   } else {
     const names = (conv.members ?? []).map((m) => store.nameOf(m.user_id));
     sub.textContent = names.length ? snippet(names.join(', '), 80) : `${conv.member_count} members`;
@@ -120,7 +125,7 @@ function renderBanner() {
     content = [
       h('p', { text: `${who} wants to send you messages. They will not know you have seen the request until you accept.` }),
       h('div', { class: 'banner-actions' },
-        h('button', { type: 'button', class: 'btn primary', onclick: () => act(() => sync.accept(conv.id), 'Could not accept') }, 'Accept'),
+        h('button', { type: 'button', class: 'btn primary', onclick: () => act(async () => { await sync.accept(conv.id); setTimeout(() => onAccepted(conv.id), 0); }, 'Could not accept') }, 'Accept'),
         h('button', { type: 'button', class: 'btn', onclick: () => act(() => sync.decline(conv.id), 'Could not decline') }, 'Decline'),
         h('button', { type: 'button', class: 'btn danger', onclick: () => act(() => sync.decline(conv.id, { block: true }), 'Could not block') }, 'Block')),
     ];

@@ -2,6 +2,7 @@
 // on demand and removed when closed.
 
 import { h } from '../dom.js';
+import { icon } from '../icons.js';
 
 let seq = 0;
 
@@ -11,7 +12,7 @@ export function openDialog({ title, content, onClose, className = '' }) {
   const dlg = h('dialog', { class: `dialog ${className}`, 'aria-labelledby': titleId },
     h('header', { class: 'dialog-head' },
       h('h2', { id: titleId, text: title }),
-      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onclick: () => dlg.close() }, '✕')),
+      h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onclick: () => dlg.close() }, icon('close'))),
     h('div', { class: 'dialog-body' }, content));
   dlg.addEventListener('close', () => {
     dlg.remove();

@@ -2,6 +2,7 @@
 // block, leave) and settings (profile, privacy, blocked people, sign out).
 
 import { h, fill } from '../dom.js';
+import { icon } from '../icons.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
 import * as sync from '../sync.js';
@@ -35,7 +36,7 @@ export function newGroupDialog() {
   const chips = h('ul', { class: 'chips', 'aria-label': 'Members to add' });
   const renderChips = () => fill(chips, [...chosen.values()].map((u) => h('li', { class: 'chip' },
     h('span', { text: userLabel(u) }),
-    h('button', { type: 'button', class: 'icon-btn small', 'aria-label': `Remove ${userLabel(u)}`, onclick: () => { chosen.delete(u.id); renderChips(); picker.refresh(); } }, '✕'))));
+    h('button', { type: 'button', class: 'icon-btn small', 'aria-label': `Remove ${userLabel(u)}`, onclick: () => { chosen.delete(u.id); renderChips(); picker.refresh(); } }, icon('close')))));
   const picker = userPicker({
     label: 'Add people',
     actionLabel: (u) => `Add ${userLabel(u)}`,

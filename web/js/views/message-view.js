@@ -3,6 +3,7 @@
 // data-fk (to give focus back after the item is rebuilt).
 
 import { h } from '../dom.js';
+import { icon } from '../icons.js';
 import { clock, snippet } from '../format.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
@@ -11,11 +12,11 @@ export const QUICK_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const EDIT_WINDOW_MS = 24 * 3600 * 1000;
 
 const TICKS = {
-  sending: { glyph: '🕓', label: 'Sending' },
-  failed: { glyph: '!', label: 'Not sent' },
-  sent: { glyph: '✓', label: 'Sent' },
-  delivered: { glyph: '✓✓', label: 'Delivered' },
-  read: { glyph: '✓✓', label: 'Read' },
+  sending: { icon: 'clock', label: 'Sending' },
+  failed: { icon: 'alert', label: 'Not sent' },
+  sent: { icon: 'check', label: 'Sent' },
+  delivered: { icon: 'checks', label: 'Delivered' },
+  read: { icon: 'checks', label: 'Read' },
 };
 
 /** 'sent' | 'delivered' | 'read' for my stored message m in conversation conv. */
@@ -101,7 +102,7 @@ export function messageItem(d, { pickerOpen = false } = {}) {
         whoLabel && !d.sender ? h('span', { class: 'sr-only', text: `${whoLabel}, ` }) : null,
         d.edited ? h('span', { class: 'msg-edited', text: 'edited' }) : null,
         h('time', { class: 'msg-time', datetime: d.time, text: clock(d.time) }),
-        tick ? h('span', { class: `tick tick-${d.tick}`, role: 'img', 'aria-label': tick.label, title: tick.label, text: tick.glyph }) : null),
+        tick ? h('span', { class: `tick tick-${d.tick}`, role: 'img', 'aria-label': tick.label, title: tick.label }, icon(tick.icon)) : null),
       d.status === 'failed'
         ? h('span', { class: 'msg-failed' },
           h('span', { class: 'msg-error', text: d.error || 'Not sent.' }),
@@ -119,10 +120,10 @@ export function messageItem(d, { pickerOpen = false } = {}) {
       : null,
     d.canReply || d.canReact || d.canEdit || d.canDelete
       ? h('div', { class: 'msg-actions', role: 'group', 'aria-label': 'Message actions' },
-        d.canReply ? h('button', { type: 'button', class: 'act', 'data-action': 'reply', 'data-fk': 'reply', 'aria-label': 'Reply', title: 'Reply' }, '↩') : null,
-        d.canReact ? h('button', { type: 'button', class: 'act', 'data-action': 'react', 'data-fk': 'react', 'aria-label': 'React', title: 'React', 'aria-expanded': String(pickerOpen) }, '☺') : null,
-        d.canEdit ? h('button', { type: 'button', class: 'act', 'data-action': 'edit', 'data-fk': 'edit', 'aria-label': 'Edit', title: 'Edit' }, '✎') : null,
-        d.canDelete ? h('button', { type: 'button', class: 'act', 'data-action': 'delete', 'data-fk': 'delete', 'aria-label': 'Delete', title: 'Delete' }, '🗑') : null)
+        d.canReply ? h('button', { type: 'button', class: 'act', 'data-action': 'reply', 'data-fk': 'reply', 'aria-label': 'Reply', title: 'Reply' }, icon('reply')) : null,
+        d.canReact ? h('button', { type: 'button', class: 'act', 'data-action': 'react', 'data-fk': 'react', 'aria-label': 'React', title: 'React', 'aria-expanded': String(pickerOpen) }, icon('smile')) : null,
+        d.canEdit ? h('button', { type: 'button', class: 'act', 'data-action': 'edit', 'data-fk': 'edit', 'aria-label': 'Edit', title: 'Edit' }, icon('edit')) : null,
+        d.canDelete ? h('button', { type: 'button', class: 'act', 'data-action': 'delete', 'data-fk': 'delete', 'aria-label': 'Delete', title: 'Delete' }, icon('trash')) : null)
       : null,
     pickerOpen
       ? h('div', { class: 'emoji-picker', role: 'group', 'aria-label': 'Pick a reaction' },

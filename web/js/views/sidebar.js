@@ -2,6 +2,7 @@
 // the live-updates status line.
 
 import { $, h, fill } from '../dom.js';
+import { icon } from '../icons.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
 import { avatarClass, initials, listTime, snippet, presenceText } from '../format.js';
@@ -113,16 +114,16 @@ function item(c) {
     },
       h('span', { class: `avatar ${avatarClass(c.peer?.id ?? c.id)}`, 'aria-hidden': 'true' },
         c.kind === 'group' ? '#' : initials(title),
-        c.peer ? h('span', { class: `presence-dot${online ? ' online' : ''}` }) : null),
+        c.peer && c.state === 'active' ? h('span', { class: `presence-dot${online ? ' online' : ''}` }) : null),
       h('span', { class: 'conv-main' },
         h('span', { class: 'conv-top' },
           h('span', { class: 'conv-title', text: title }),
           h('span', { class: 'conv-time', text: time })),
         h('span', { class: 'conv-bottom' },
           h('span', { class: `conv-preview${p.typing ? ' is-typing' : ''}${p.failed ? ' is-failed' : ''}`, text: p.text }),
-          muted ? h('span', { class: 'muted-icon', title: 'Muted', 'aria-label': 'muted' }, '🔕') : null,
+          muted ? h('span', { class: 'muted-icon', title: 'Muted', role: 'img', 'aria-label': 'muted' }, icon('muted')) : null,
           c.unread_count > 0
             ? h('span', { class: `badge${muted ? ' badge-muted' : ''}`, 'aria-label': `${c.unread_count} unread`, text: String(c.unread_count) })
             : null)),
-      c.peer ? h('span', { class: 'sr-only', text: `, ${presenceText(presence) || 'offline'}` }) : null));
+      c.peer && c.state === 'active' ? h('span', { class: 'sr-only', text: `, ${presenceText(presence) || 'offline'}` }) : null));
 }

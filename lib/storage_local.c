@@ -1,0 +1,252 @@
+/*
+ * storage_local: media files in a directory, stored and served by nginx.
+ *
+ * nginx's media location (deploy/nginx.conf.template) accepts PUT (WebDAV) and
+ * GET/HEAD (sendfile, Range) for /media/<key> only after an auth_request to
+ * missive-api, which calls storage_local_check: the URL must carry a valid,
+ * unexpired signature for this method and key, a PUT must send exactly the signed
+ * Content-Type and Content-Length and must not overwrite a file. Everything else
+ * here is plain file-system work for the API (stat) and the sweep (unlink).
+ */
+#include "storage_internal.h"
+
+#include "crypto.h"
+#include "log.h"
+#include "sigv4.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Signatures further in the future than this are not ours. */
+#define LOCAL_MAX_EXPIRES (7LL * 86400)
+
+static const char key_label[] = "missive-media-url-key-v1";
+
+int storage_local_init(struct storage *s, const struct config *cfg, char *err, size_t errlen)
+{
+    const char *secret = cfg->storage_local_secret && *cfg->storage_local_secret
+                             ? cfg->storage_local_secret
+                             : cfg->token_secret;
+    size_t n;
+
+    if (!secret || strlen(secret) < 32) {
+        snprintf(err, errlen, "storage_local_secret: must be at least 32 bytes (or unset, to "
+                              "derive it from token_secret)");
+        return -1;
+    }
+    /* A key of its own, so a media URL signature can never stand for anything else. */
+    crypto_hmac_sha256(secret, strlen(secret), key_label, sizeof key_label - 1, s->local_key);
+
+    if (!cfg->storage_local_dir || !*cfg->storage_local_dir) {
+        snprintf(err, errlen, "storage_local_dir: must not be empty");
+        return -1;
+    }
+    s->local_dir = xstrdup(cfg->storage_local_dir);
+    n = strlen(s->local_dir);
+    while (n > 1 && s->local_dir[n - 1] == '/')
+        s->local_dir[--n] = '\0';
+
+    if (cfg->storage_local_base_url && *cfg->storage_local_base_url)
+        s->local_base = xstrdup(cfg->storage_local_base_url);
+    else
+        s->local_base = xasprintf("%s/media", cfg->public_url);
+    n = strlen(s->local_base);
+    while (n > 0 && s->local_base[n - 1] == '/')
+        s->local_base[--n] = '\0';
+    if (strncmp(s->local_base, "http://", 7) != 0 && strncmp(s->local_base, "https://", 8) != 0) {
+        snprintf(err, errlen, "storage_local_base_url: must start with http:// or https://");
+        return -1;
+    }
+    return 0;
+}
+
+void storage_local_sign(const unsigned char key[32], const char *method, const char *obj_key,
+                        const char *content_type, const char *length, const char *disposition,
+                        long long exp, char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char mac[32];
+    char *msg = xasprintf("missive-media-v1\n%s\n%s\n%s\n%s\n%s\n%lld", method, obj_key,
+                          content_type ? content_type : "", length ? length : "",
+                          disposition ? disposition : "", exp);
+    crypto_hmac_sha256(key, 32, msg, strlen(msg), mac);
+    free(msg);
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = digits[mac[i] >> 4];
+        out[2 * i + 1] = digits[mac[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+char *storage_local_presign_put(struct storage *s, const char *key, const char *content_type,
+                                long long size, int expires_s)
+{
+    char sig[65], len[24];
+    long long exp = (long long)time(NULL) + expires_s;
+    snprintf(len, sizeof len, "%lld", size);
+    storage_local_sign(s->local_key, "PUT", key, content_type, len, "", exp, sig);
+    return xasprintf("%s/%s?exp=%lld&sig=%s", s->local_base, key, exp, sig);
+}
+
+char *storage_local_presign_get(struct storage *s, const char *key, const char *disposition,
+                                int expires_s)
+{
+    char sig[65];
+    long long exp = (long long)time(NULL) + expires_s;
+    char *cd, *url;
+    storage_local_sign(s->local_key, "GET", key, "", "", disposition, exp, sig);
+    if (!disposition || !*disposition)
+        return xasprintf("%s/%s?exp=%lld&sig=%s", s->local_base, key, exp, sig);
+    cd = sigv4_uri_encode(disposition, 1);
+    url = xasprintf("%s/%s?exp=%lld&cd=%s&sig=%s", s->local_base, key, exp, cd, sig);
+    free(cd);
+    return url;
+}
+
+static char *path_of(const struct storage *s, const char *key)
+{
+    return xasprintf("%s/%s", s->local_dir, key);
+}
+
+int storage_local_head(struct storage *s, const char *key, long long *size)
+{
+    struct stat st;
+    char *path = path_of(s, key);
+    int rc;
+
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            rc = 1;
+        } else {
+            log_warn("storage_head", "stat %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+    } else if (!S_ISREG(st.st_mode)) {
+        log_warn("storage_head", "%s is not a regular file", path);
+        rc = -1;
+    } else {
+        if (size)
+            *size = (long long)st.st_size;
+        rc = 0;
+    }
+    free(path);
+    return rc;
+}
+
+int storage_local_delete(struct storage *s, const char *key)
+{
+    char *path = path_of(s, key);
+    int rc = 0;
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_warn("storage_delete", "unlink %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(path);
+    return rc;
+}
+
+const unsigned char *storage_local_key(const struct storage *s)
+{
+    return s->local_key;
+}
+
+/* Decimal, no sign, no leading junk: what we put in URLs and nginx passes. */
+static int parse_uint(const char *s, long long *out)
+{
+    long long v = 0;
+    if (!s || !*s || strlen(s) > 18)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int is_lower_hex64(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++)
+        if (n >= 64 || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return 0;
+    return n == 64;
+}
+
+enum storage_local_verdict storage_local_check(const struct storage *s,
+                                               const struct storage_local_req *q, time_t now,
+                                               int check_exists, const char **why)
+{
+    const char *dummy;
+    long long exp, len;
+    char want[65];
+    int put;
+
+    if (!why)
+        why = &dummy;
+    if (s->kind != STORAGE_KIND_LOCAL) {
+        *why = "the local storage backend is not in use";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (!q->method || !storage_valid_key(q->key)) {
+        *why = "no such file";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (strcmp(q->method, "PUT") == 0) {
+        put = 1;
+    } else if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0) {
+        put = 0;
+    } else {
+        *why = "only GET, HEAD and PUT are allowed";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (parse_uint(q->exp, &exp) != 0 || !is_lower_hex64(q->sig)) {
+        *why = "the URL is not signed (exp and sig are missing or malformed)";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (put) {
+        /* A PUT needs both headers: the signature covers their exact values. */
+        if (!q->content_type || !*q->content_type || parse_uint(q->content_length, &len) != 0) {
+            *why = "an upload must send the signed Content-Type and Content-Length";
+            return STORAGE_LOCAL_BAD;
+        }
+        storage_local_sign(s->local_key, "PUT", q->key, q->content_type, q->content_length, "",
+                           exp, want);
+    } else {
+        storage_local_sign(s->local_key, "GET", q->key, "", "", q->cd ? q->cd : "", exp, want);
+    }
+    if (!crypto_equal(want, q->sig, 64)) {
+        *why = put ? "the signature does not match (the URL, or Content-Type or Content-Length "
+                     "differ from what was signed)"
+                   : "the signature does not match";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (exp < (long long)now) {
+        *why = "the URL has expired";
+        return STORAGE_LOCAL_EXPIRED;
+    }
+    if (exp > (long long)now + LOCAL_MAX_EXPIRES) {
+        *why = "the URL expires too far in the future";
+        return STORAGE_LOCAL_BAD;
+    }
+    if (put && check_exists) {
+        struct stat st;
+        char *path = path_of(s, q->key);
+        int exists = lstat(path, &st) == 0 || errno != ENOENT;
+        free(path);
+        if (exists) {
+            *why = "this upload has already been made";
+            return STORAGE_LOCAL_EXISTS;
+        }
+    }
+    *why = "ok";
+    return STORAGE_LOCAL_OK;
+}
