@@ -1,7 +1,8 @@
 #!/bin/bash
 # Swift + s3api + tempauth in one directory, loopback only. S3 key "test:tester", secret "testing".
 # usage: swift-peer.sh start|stop|bucket NAME   env: SWIFT_ROOT (default /tmp/swift-peer), SWIFT_PORT (default 19080)
-# The recipe of ../shared/design/TEST-PEERS.md section 1, plus "bucket NAME" (creates a bucket).
+# The recipe of ../shared/design/TEST-PEERS.md section 1, plus "bucket NAME" (creates a bucket)
+# and SWIFT_WAIT (tenths of a second to wait for the servers at start; default 100).
 # Used by tests/e2e/run.sh for the media tests against the s3 storage backend.
 set -euo pipefail
 R=$(realpath -m "${SWIFT_ROOT:-/tmp/swift-peer}") P=${SWIFT_PORT:-19080} PY=/usr/bin/python3  # Debian's python3
@@ -39,7 +40,7 @@ from swift.common.wsgi import run_wsgi; sys.exit(run_wsgi(sys.argv[2], sys.argv[
       "$R/etc" "$R/etc/$s-server.conf" $s-server >>"$R/run/$s.log" 2>&1 &
     echo $! > "$R/run/$s.pid"
   done
-  for i in $(seq 100); do   # wait up to ~10 s for all four ports
+  for i in $(seq "${SWIFT_WAIT:-100}"); do   # wait up to ~10 s (SWIFT_WAIT tenths) for all four ports
     if curl -fs "http://127.0.0.1:$P/healthcheck" >/dev/null && curl -s -o /dev/null "http://127.0.0.1:$((P+2))/" &&
        curl -s -o /dev/null "http://127.0.0.1:$((P+3))/" && curl -s -o /dev/null "http://127.0.0.1:$((P+4))/"; then return 0; fi
     sleep 0.1

@@ -8,6 +8,8 @@ import * as auth from './auth.js';
 import * as store from './store.js';
 import { state } from './store.js';
 import * as sync from './sync.js';
+import * as actions from './actions.js';
+import { applyEvent } from './events.js';
 import { bg } from './sync.js';
 import * as sender from './sender.js';
 import { createLive } from './stream.js';
@@ -19,7 +21,7 @@ import { initChatView, focusComposer } from './views/chat-view.js';
 import { initDialogs, newChatDialog, newGroupDialog, infoDialog, settingsDialog } from './views/dialogs.js';
 
 const live = createLive({
-  onEvent: (ev) => sync.applyEvent(ev),
+  onEvent: (ev) => applyEvent(ev),
   onStatus: (s) => store.setLive(s),
   onResync: () => bg(sync.resync(), 'Refreshing'),
   onSessionEnded: async () => {
@@ -73,7 +75,7 @@ async function enter(user) {
   $('#app-screen').hidden = false;
   live.start();
   try {
-    await Promise.all([sync.loadAll(), sync.loadBlocks(), sync.loadMe().then(auth.updateUser)]);
+    await Promise.all([sync.loadAll(), actions.loadBlocks(), actions.loadMe().then(auth.updateUser)]);
   } catch (e) {
     if (!(e instanceof SessionEnded)) reportError(e, 'Could not load your conversations');
   }

@@ -187,6 +187,12 @@ export function patchMessage(id, seq, fn) {
   emit('messages', id);
 }
 
+/** Updates the conversation's last_message when it is message seq. */
+export function patchLastMessage(id, seq, patch) {
+  const c = state.convs.get(id);
+  if (c?.last_message?.seq === seq) patchConv(id, (x) => ({ last_message: { ...x.last_message, ...patch } }));
+}
+
 export function messagesOf(id) {
   const b = state.msgs.get(id);
   return b ? [...b.bySeq.values()].sort((x, y) => x.seq - y.seq) : [];

@@ -6,6 +6,7 @@ import { $, h, fill } from '../dom.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
 import * as sync from '../sync.js';
+import * as actions from '../actions.js';
 import * as sender from '../sender.js';
 import { reportError } from '../notify.js';
 import { avatarClass, initials, presenceText, dayKey, dayLabel, snippet } from '../format.js';
@@ -125,16 +126,16 @@ function renderBanner() {
     content = [
       h('p', { text: `${who} wants to send you messages. They will not know you have seen the request until you accept.` }),
       h('div', { class: 'banner-actions' },
-        h('button', { type: 'button', class: 'btn primary', onclick: () => act(async () => { await sync.accept(conv.id); setTimeout(() => onAccepted(conv.id), 0); }, 'Could not accept') }, 'Accept'),
-        h('button', { type: 'button', class: 'btn', onclick: () => act(() => sync.decline(conv.id), 'Could not decline') }, 'Decline'),
-        h('button', { type: 'button', class: 'btn danger', onclick: () => act(() => sync.decline(conv.id, { block: true }), 'Could not block') }, 'Block')),
+        h('button', { type: 'button', class: 'btn primary', onclick: () => act(async () => { await actions.accept(conv.id); setTimeout(() => onAccepted(conv.id), 0); }, 'Could not accept') }, 'Accept'),
+        h('button', { type: 'button', class: 'btn', onclick: () => act(() => actions.decline(conv.id), 'Could not decline') }, 'Decline'),
+        h('button', { type: 'button', class: 'btn danger', onclick: () => act(() => actions.decline(conv.id, { block: true }), 'Could not block') }, 'Block')),
     ];
   } else if (peer && state.blocked.has(peer.id)) {
     canWrite = false;
     content = [
       h('p', { text: `You blocked ${store.convTitle(conv)}. Neither of you can send messages here.` }),
       h('div', { class: 'banner-actions' },
-        h('button', { type: 'button', class: 'btn', onclick: () => act(() => sync.setBlocked(peer.id, false), 'Could not unblock') }, 'Unblock')),
+        h('button', { type: 'button', class: 'btn', onclick: () => act(() => actions.setBlocked(peer.id, false), 'Could not unblock') }, 'Unblock')),
     ];
   } else if (peer && conv.members?.find((m) => m.user_id === peer.id)?.state === 'request') {
     content = [h('p', { text: `${store.convTitle(conv)} has not accepted your message request yet.` })];
@@ -262,7 +263,7 @@ function onListClick(e) {
       if (m) setMode({ kind: 'edit', seq, body: m.body });
       break;
     case 'delete':
-      if (m && window.confirm('Delete this message for everyone?')) act(() => sync.deleteMessage(id, seq), 'Could not delete the message');
+      if (m && window.confirm('Delete this message for everyone?')) act(() => actions.deleteMessage(id, seq), 'Could not delete the message');
       break;
     case 'react':
       picker = picker === seq ? null : seq;
@@ -273,12 +274,12 @@ function onListClick(e) {
       picker = null;
       const has = m?.reactions?.some((r) => r.emoji === btn.dataset.emoji && r.mine);
       renderMessages();
-      act(() => sync.toggleReaction(id, seq, btn.dataset.emoji, !has), 'Could not react');
+      act(() => actions.toggleReaction(id, seq, btn.dataset.emoji, !has), 'Could not react');
       break;
     }
     case 'reaction': {
       const r = m?.reactions?.find((x) => x.emoji === btn.dataset.emoji);
-      act(() => sync.toggleReaction(id, seq, btn.dataset.emoji, !r?.mine), 'Could not change the reaction');
+      act(() => actions.toggleReaction(id, seq, btn.dataset.emoji, !r?.mine), 'Could not change the reaction');
       break;
     }
     case 'jump': {
@@ -337,7 +338,7 @@ async function submit() {
   if (composeMode?.kind === 'edit') {
     const { seq } = composeMode;
     try {
-      await sync.editMessage(id, seq, body);
+      await actions.editMessage(id, seq, body);
       setMode(null);
     } catch (e) {
       reportError(e, 'Could not edit the message');

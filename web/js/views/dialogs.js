@@ -6,6 +6,7 @@ import { icon } from '../icons.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
 import * as sync from '../sync.js';
+import * as actions from '../actions.js';
 import * as auth from '../auth.js';
 import { reportError, toast } from '../notify.js';
 import { avatarClass, initials, presenceText, userLabel } from '../format.js';
@@ -20,7 +21,7 @@ export function initDialogs(opts) {
 export function newChatDialog() {
   const picker = userPicker({
     onPick: async (u) => {
-      const conv = await sync.openDirect(u.id);
+      const conv = await actions.openDirect(u.id);
       dlg.close();
       openConv(conv.id);
     },
@@ -56,7 +57,7 @@ export function newGroupDialog() {
       return;
     }
     try {
-      const conv = await sync.createGroup(title.value.trim(), [...chosen.keys()]);
+      const conv = await actions.createGroup(title.value.trim(), [...chosen.keys()]);
       dlg.close();
       openConv(conv.id);
     } catch (err) {
@@ -107,7 +108,7 @@ function directInfo(c, run) {
     h('div', { class: 'dialog-actions' },
       h('button', {
         type: 'button', class: `btn ${blocked ? '' : 'danger'}`,
-        onclick: () => run(() => sync.setBlocked(peer.id, !blocked)),
+        onclick: () => run(() => actions.setBlocked(peer.id, !blocked)),
       }, blocked ? `Unblock ${userLabel(peer)}` : `Block ${userLabel(peer)}`)),
   ];
 }
@@ -124,7 +125,7 @@ function groupInfo(c, run, dlg) {
       h('button', { type: 'submit', class: 'btn' }, 'Rename'));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      run(() => sync.updateConversation(c.id, { title: input.value.trim() }));
+      run(() => actions.updateConversation(c.id, { title: input.value.trim() }));
     });
     parts.push(form);
   } else {
@@ -138,7 +139,7 @@ function groupInfo(c, run, dlg) {
       h('span', { text: m.user_id === me ? `${m.display_name} (you)` : m.display_name }),
       h('span', { class: 'member-sub', text: `@${m.username}${m.role !== 'member' ? ` · ${m.role}` : ''}${m.state === 'request' ? ' · invited' : ''}` })),
     canRemove(m)
-      ? h('button', { type: 'button', class: 'btn small', onclick: () => run(() => sync.removeMember(c.id, m.user_id)), 'aria-label': `Remove ${m.display_name}` }, 'Remove')
+      ? h('button', { type: 'button', class: 'btn small', onclick: () => run(() => actions.removeMember(c.id, m.user_id)), 'aria-label': `Remove ${m.display_name}` }, 'Remove')
       : null))));
   if (manager) {
     const picker = userPicker({
@@ -146,7 +147,7 @@ function groupInfo(c, run, dlg) {
       actionLabel: (u) => `Add ${userLabel(u)} to the group`,
       exclude: () => new Set((state.convs.get(c.id)?.members ?? []).map((m) => m.user_id)),
       onPick: async (u) => {
-        await sync.addMembers(c.id, [u.id]);
+        await actions.addMembers(c.id, [u.id]);
         toast(`${userLabel(u)} was added.`, { kind: 'info' });
       },
     });
@@ -158,7 +159,7 @@ function groupInfo(c, run, dlg) {
       onclick: () => {
         if (!window.confirm(`Leave ${c.title}?`)) return;
         run(async () => {
-          await sync.removeMember(c.id, me);
+          await actions.removeMember(c.id, me);
           dlg.close();
         });
       },
@@ -172,7 +173,7 @@ function muteRow(c, run) {
     muted ? h('span', { class: 'hint', text: `Muted until ${new Date(c.muted_until).toLocaleString()}` }) : null,
     h('button', {
       type: 'button', class: 'btn',
-      onclick: () => run(() => sync.updateConversation(c.id, { muted_until: muted ? null : new Date(Date.now() + 8 * 3600e3).toISOString() })),
+      onclick: () => run(() => actions.updateConversation(c.id, { muted_until: muted ? null : new Date(Date.now() + 8 * 3600e3).toISOString() })),
     }, muted ? 'Unmute' : 'Mute for 8 hours'));
 }
 
@@ -196,7 +197,7 @@ export function settingsDialog() {
     error.show('');
     saved.textContent = '';
     try {
-      const user = await sync.updateMe({ display_name: name.value.trim(), dm_policy: policy.value, send_read_receipts: receipts.checked });
+      const user = await actions.updateMe({ display_name: name.value.trim(), dm_policy: policy.value, send_read_receipts: receipts.checked });
       auth.updateUser(user);
       saved.textContent = 'Saved.';
     } catch (err) {
@@ -212,14 +213,14 @@ export function settingsDialog() {
         type: 'button', class: 'btn small',
         onclick: async () => {
           try {
-            await sync.setBlocked(b.user.id, false);
-            renderBlocks(await sync.loadBlocks());
+            await actions.setBlocked(b.user.id, false);
+            renderBlocks(await actions.loadBlocks());
           } catch (err) {
             error.show(err.message);
           }
         },
       }, 'Unblock'))));
-  sync.loadBlocks().then(renderBlocks, (e) => error.show(e.message));
+  actions.loadBlocks().then(renderBlocks, (e) => error.show(e.message));
   const signOut = h('button', {
     type: 'button', class: 'btn danger',
     onclick: async () => {

@@ -91,6 +91,8 @@ function renderList() {
   const requests = store.convList('requests').length;
   $('#count-all').textContent = unreadChats ? String(unreadChats) : '';
   $('#count-requests').textContent = requests ? String(requests) : '';
+  const unread = store.convList('all').reduce((n, c) => n + (c.unread_count || 0), 0);
+  document.title = unread ? `(${unread}) Missive` : 'Missive';
 
   fill(list, items.map((c) => item(c)));
   const empty = $('#conv-empty');

@@ -1,7 +1,7 @@
 // views/user-picker.js: find people by username prefix (GET /v1/users?q=).
 
 import { h, fill, debounce } from '../dom.js';
-import { searchUsers } from '../sync.js';
+import { searchUsers } from '../actions.js';
 import { avatarClass, initials, userLabel } from '../format.js';
 import { errorLine } from './dialog.js';
 
