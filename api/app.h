@@ -12,12 +12,14 @@
 
 struct metrics;
 struct sendq;
+struct ratelimit;
 struct storage;
 
 struct app {
     const struct config *cfg;
     struct metrics *metrics;
     struct sendq *sendq;
+    struct ratelimit *limits;
     struct storage *storage; /* media bytes: lib/storage.h */
     const unsigned char *token_key; /* HS256 key: cfg->token_secret's bytes */
     size_t token_keylen;

@@ -43,6 +43,9 @@ void h_accounts_create(struct req *r)
 
     if (!body)
         return;
+    if (http_limit(r, "accounts created from this address", r->remote_addr ? r->remote_addr : "-",
+                   r->app->cfg->rate_signup_ip, 3600) != 0)
+        return;
     username = jsonv_str(body, "username", "");
     password = jsonv_str(body, "password", "");
     display = jsonv_str(body, "display_name", username);

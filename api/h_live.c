@@ -25,10 +25,14 @@
 
 void h_stream_ticket(struct req *r)
 {
-    char *ticket = crypto_random_token(32), hash[65];
+    char *ticket, hash[65];
     int ttl = r->app->cfg->ticket_ttl;
     enum db_status st;
 
+    if (http_limit(r, "stream tickets", access_itoa(r, r->user_id), r->app->cfg->rate_tickets, 60) !=
+        0)
+        return;
+    ticket = crypto_random_token(32);
     crypto_sha256_hex(ticket, strlen(ticket), hash);
     const char *p[4] = {hash, access_itoa(r, r->user_id), access_itoa(r, r->session_id),
                         access_itoa(r, ttl)};

@@ -67,6 +67,8 @@ void h_messages_send(struct req *r)
             *c = (char)(*c - 'A' + 'a');
     it.body = jsonv_str(body, "body", "");
     it.reply_to = jsonv_int(body, "reply_to", 0);
+    if (http_limit(r, "messages", access_itoa(r, r->user_id), r->app->cfg->rate_send, 60) != 0)
+        return;
     if (!validate_uuid(it.client_msg_id)) {
         http_problem(r, PROB_VALIDATION, "client_msg_id",
                      "client_msg_id is a UUID the client makes up for this message.");

@@ -76,6 +76,12 @@ void h_sessions_create(struct req *r)
         return;
     username = jsonv_str(body, "username", "");
     password = jsonv_str(body, "password", "");
+    /* Before any password work: brute force costs the attacker, not our CPU. */
+    if (http_limit(r, "sign-in attempts from this address", r->remote_addr ? r->remote_addr : "-",
+                   r->app->cfg->rate_login_ip, 60) != 0 ||
+        http_limit(r, "sign-in attempts for this username", username, r->app->cfg->rate_login_user,
+                   60) != 0)
+        goto out;
     if (strlen(password) > PASSWORD_MAX_BYTES || strlen(username) > 64) {
         unauthorized_login(r);
         goto out;

@@ -5,6 +5,9 @@
 #include "http.h"
 
 #include "log.h"
+#include "ratelimit.h"
+
+#include <time.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,6 +132,25 @@ json_t *http_body(struct req *r, const struct jsonv_field *fields)
         return NULL;
     }
     return obj;
+}
+
+int http_limit(struct req *r, const char *kind, const char *key, int count, int window)
+{
+    struct timespec t;
+    int wait;
+
+    if (count <= 0 || !r->app->limits)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    wait = ratelimit_take(r->app->limits, arena_sprintf(r->arena, "%s:%s", kind, key),
+                          (double)count / window, count, (double)t.tv_sec + t.tv_nsec / 1e9);
+    if (wait == 0)
+        return 0;
+    http_header(r, "Retry-After", arena_sprintf(r->arena, "%d", wait));
+    http_header(r, "RateLimit-Policy", arena_sprintf(r->arena, "%d;w=%d", count, window));
+    http_header(r, "RateLimit", arena_sprintf(r->arena, "limit=%d, remaining=0, reset=%d", count, wait));
+    http_problem(r, PROB_RATE_LIMITED, NULL, "Too many requests (%s); try again in %d s.", kind, wait);
+    return -1;
 }
 
 static int hexval(char c)

@@ -97,6 +97,13 @@ int http_query_int(struct req *r, const char *name, long long min, long long max
 /* Path parameter i as a positive id. -1 after answering 400. */
 int http_path_id(struct req *r, int i, const char *what, long long *out);
 
+/*
+ * Rate limit: one request against bucket kind:key allowing `count` per `window`
+ * seconds (bursts up to `count`). count 0 means no limit. Returns 0, or -1 after
+ * answering 429 with Retry-After and RateLimit headers.
+ */
+int http_limit(struct req *r, const char *kind, const char *key, int count, int window);
+
 /* Decodes %XX and (in queries) '+'. Returns NULL on bad escapes or an embedded NUL. */
 char *http_pct_decode(struct arena *a, const char *s, size_t n, int plus_is_space);
 /* Parses a decimal id in [1, 2^63-1]; -1 if s is anything else. */

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "ratelimit.h"
 #include "sendq.h"
 #include "server.h"
 #include "storage.h"
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
         goto out;
     }
     app.sendq = sendq_new(cfg.db_url, cfg.send_batching, cfg.send_max_batch);
+    app.limits = ratelimit_new(1 << 16);
     srv = server_new(&app);
     if (!srv || server_start(srv) != 0)
         goto out;
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 out:
     server_free(srv); /* first: requests in flight may still be waiting on sendq */
     sendq_free(app.sendq);
+    ratelimit_free(app.limits);
     storage_free(app.storage);
     metrics_free(app.metrics);
     config_release(&cfg);

@@ -105,6 +105,8 @@ export MISSIVE_HTTP_PORT=${ports[0]} MISSIVE_SSE_PORT=${ports[1]}
 extra_ports=("${ports[@]:2}")
 # Signing up is not what is measured: cheap Argon2 keeps the setup short.
 export MISSIVE_ARGON2_MEMORY_KIB=1024 MISSIVE_ARGON2_ITERATIONS=1
+# A load test is one address sending far more than a person: limits off.
+export MISSIVE_RATE_SIGNUP_IP=0 MISSIVE_RATE_LOGIN_IP=0 MISSIVE_RATE_SEND=0 MISSIVE_RATE_TICKETS=0 MISSIVE_RATE_MEDIA=0
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/missive-bsse.XXXXXX") || die "mktemp failed"
 chmod 755 "$dir" # PostgreSQL (user postgres) and nginx workers (nobody) must enter it

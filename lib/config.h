@@ -33,6 +33,14 @@ struct config {
     int argon2_memory_kib;
     int argon2_iterations;
 
+    /* rate limits (0: none); see config.c for units */
+    int rate_login_ip;
+    int rate_login_user;
+    int rate_signup_ip;
+    int rate_send;
+    int rate_media;
+    int rate_tickets;
+
     /* conversations and messages */
     int send_batching;     /* 0 or 1 */
     int send_max_batch;

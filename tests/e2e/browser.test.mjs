@@ -98,6 +98,8 @@ describe('Alice and Bob', () => {
     await msg(alice.page, 'Shall we meet at 8', '.mine[data-tick=read]').waitFor();
     const ticks = (await B.messages(alice.page)).filter((m) => m.mine).map((m) => m.tick);
     assert.deepEqual(ticks, ['read', 'read']);
+    await B.sendUI(bob.page, 'Perfect, see you there!');
+    await msg(alice.page, 'Perfect, see you there!').waitFor();
     await B.shot(bob.page, '05-chat-bob');
     await alice.page.mouse.move(0, 0);
     await B.shot(alice.page, '05-chat-alice');

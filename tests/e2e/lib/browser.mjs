@@ -122,5 +122,5 @@ export function messages(page) {
 
 export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS}${name}.png` });
+  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, animations: 'disabled' });
 }
