@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define HTTP_MAX_PARAMS  4
-#define HTTP_MAX_HEADERS 8
+#define HTTP_MAX_HEADERS 16
 #define HTTP_JSON_DEPTH  16
 
 struct route;
@@ -44,6 +44,7 @@ struct req {
     const char *authorization;
     const char *remote_addr;
     const char *user_agent;
+    const char *origin; /* the Origin header, for CORS */
     const char *body;
     size_t body_len;
     int body_too_large; /* declared length was over the limit: body not read */

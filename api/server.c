@@ -149,9 +149,41 @@ static int valid_request_id(const char *s)
     return n > 0;
 }
 
+/* 1 if origin is one of the configured cross-origin clients (exact match). */
+static int cors_allowed(const struct req *r)
+{
+    const char *list = r->app->cfg->cors_origins, *p = list;
+    size_t n = r->origin ? strlen(r->origin) : 0;
+    if (!n || !list || !*list)
+        return 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, " ,");
+        if (len == n && strncmp(p, r->origin, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
 void server_dispatch(struct req *r)
 {
     char allow[64];
+
+    /* CORS is closed unless cors_origins names the caller's origin. */
+    if (cors_allowed(r)) {
+        http_header(r, "Access-Control-Allow-Origin", r->origin);
+        http_header(r, "Vary", "Origin");
+        if (strcmp(r->method, "OPTIONS") == 0) {
+            http_header(r, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+            http_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
+            http_header(r, "Access-Control-Max-Age", "600");
+            http_empty(r, 204);
+            return;
+        }
+        http_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Location, Retry-After");
+    }
 
     switch (router_match(routes, routes_count, r, allow, sizeof allow)) {
     case ROUTER_NOT_FOUND:
@@ -227,6 +259,7 @@ static void handle(struct server *s, struct arena *arena, struct db *db, FCGX_Re
     r.authorization = param(fr->envp, "HTTP_AUTHORIZATION");
     r.remote_addr = param(fr->envp, "REMOTE_ADDR");
     r.user_agent = param(fr->envp, "HTTP_USER_AGENT");
+    r.origin = param(fr->envp, "HTTP_ORIGIN");
     rid = param(fr->envp, "HTTP_X_REQUEST_ID");
     if (valid_request_id(rid))
         snprintf(r.request_id, sizeof r.request_id, "%s", rid);

@@ -86,7 +86,21 @@ static const struct setting settings[] = {
     INT(typing_interval, 2, 0, 60, "least seconds between typing notices per user"),
     INT(ticket_ttl, 30, 5, 600, "seconds a stream ticket stays valid"),
     INT(worker_poll_interval, 5, 1, 3600, "seconds between worker polls"),
+    STR(vapid_key_file, "var/secrets/vapid.pem", NULL,
+        "Web Push VAPID private key (PEM); generated with mode 0600 if missing"),
+    STR(vapid_subject, "mailto:admin@localhost", NULL,
+        "VAPID contact sent to push services: mailto:you@example.com or https://..."),
+    INT(push_allow_private, 0, 0, 1, "1: allow push endpoints on private/loopback addresses (tests)"),
+    STR(push_ca_file, "", NULL, "PEM CA bundle for push endpoints (empty: the system's)"),
+    INT(push_max_attempts, 5, 1, 20, "tries of one push before it is given up"),
+    INT(push_gather_ms, 1000, 0, 60000, "ms to wait after a first message so a burst is one push"),
+    INT(push_ttl, 86400, 0, 2419200, "seconds a push service may hold an undelivered push (TTL)"),
+    INT(push_retry_base_ms, 2000, 100, 600000, "first push retry delay in ms (doubles, jittered)"),
+    INT(push_max_in_flight, 16, 1, 256, "concurrent push requests per worker"),
+    INT(push_timeout, 15, 1, 120, "seconds allowed for one push request"),
     STR(public_url, "http://127.0.0.1:8080", NULL, "base URL as browsers see it"),
+    STR(cors_origins, "", NULL,
+        "other web origins allowed to call the API, space-separated; empty: none (closed)"),
     STR(storage_backend, "local", "local|s3", "where media bytes live (docs/media.md)"),
     STR(storage_local_dir, "var/media", NULL, "local: directory nginx stores media in"),
     STR(storage_local_base_url, "", NULL, "local: URL of that directory (empty: public_url/media)"),
@@ -437,6 +451,15 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->storage_local_secret[0] && strlen(cfg->storage_local_secret) < 32) {
         errf(err, errlen, "storage_local_secret: must be at least 32 bytes (or empty)");
+        return -1;
+    }
+    if (strncmp(cfg->vapid_subject, "mailto:", 7) != 0 &&
+        strncmp(cfg->vapid_subject, "https://", 8) != 0) {
+        errf(err, errlen, "vapid_subject: must be a mailto: or https:// URI");
+        return -1;
+    }
+    if (!cfg->vapid_key_file[0]) {
+        errf(err, errlen, "vapid_key_file: must not be empty");
         return -1;
     }
     if (cfg->refresh_ttl <= cfg->access_ttl) {

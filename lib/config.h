@@ -64,8 +64,21 @@ struct config {
     /* missive-worker */
     int worker_poll_interval; /* seconds */
 
+    /* Web Push (docs/push.md) */
+    char *vapid_key_file;   /* PEM P-256 key; created (0600) on first use if missing */
+    char *vapid_subject;    /* VAPID "sub": mailto: or https: contact of the operator */
+    int push_allow_private; /* 1: endpoints on loopback/private addresses (tests only) */
+    char *push_ca_file;     /* "" = system CAs; else a PEM bundle to trust (tests) */
+    int push_max_attempts;  /* tries of one push before giving up */
+    int push_gather_ms;     /* wait after the first queued message so bursts coalesce */
+    int push_ttl;           /* TTL header: seconds a push service keeps an undelivered push */
+    int push_retry_base_ms; /* first retry delay; doubles per attempt, with jitter */
+    int push_max_in_flight; /* concurrent push requests per worker */
+    int push_timeout;       /* seconds allowed for one push request */
+
     /* public */
     char *public_url; /* as browsers see it, e.g. http://127.0.0.1:8080 */
+    char *cors_origins; /* space-separated origins; "" = no cross-origin access */
 
     /* media storage (lib/storage.h) */
     char *storage_backend;        /* local | s3 */

@@ -3,7 +3,7 @@
 // driven the way a user would (labels and roles), screenshots into
 // tests/e2e/artifacts/.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { loadStack } from './stack.mjs';
@@ -12,6 +12,9 @@ export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
 export const CHROMIUM = process.env.MISSIVE_CHROMIUM ?? '/usr/bin/chromium';
 
 export function launch() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install the Debian package chromium (bash deploy/deps.sh) or set MISSIVE_CHROMIUM`);
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
