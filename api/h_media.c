@@ -2,6 +2,7 @@
  * h_media: presigned uploads and downloads; the bytes never pass through here.
  *
  * POST /v1/media                  201 MediaUpload | 400 | 401 | 413 | 415 | 422 | 429 | 503
+ *                                 (429: rate_media per minute, or media_max_pending unsent)
  * GET  /v1/media/{id}?variant=    302 Location: presigned GET | 400 | 401 | 404 | 503
  * GET  /internal/media-auth       204 | 403   (nginx auth_request, local backend only)
  *
@@ -161,6 +162,8 @@ void h_media_create(struct req *r)
                      human_size(r, max), ctype);
         return;
     }
+    if (http_limit(r, "media", access_itoa(r, r->user_id), cfg->rate_media, 60) != 0)
+        return;
     if (storage_new_key(ctype, key) != 0) {
         http_problem(r, PROB_INTERNAL, NULL, "An internal error occurred; nothing was changed.");
         return;

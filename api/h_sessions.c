@@ -207,8 +207,10 @@ void h_sessions_delete_current(struct req *r)
     enum db_status st;
 
     snprintf(sid, sizeof sid, "%lld", r->session_id);
+    /* Signing out also ends the push subscriptions made in this session. */
     st = db_exec(r->db, NULL,
-                 "UPDATE sessions SET revoked_at = now(), revoke_reason = 'logout'"
+                 "WITH unsubscribed AS (DELETE FROM push_subscriptions WHERE session_id = $1)"
+                 " UPDATE sessions SET revoked_at = now(), revoke_reason = 'logout'"
                  " WHERE id = $1 AND revoked_at IS NULL",
                  1, p);
     if (st != DB_OK) {

@@ -77,6 +77,12 @@ void h_media_auth(struct req *r);
  */
 int media_check_for_send(struct req *r, const json_t *media_ids, char **id_array_text_out);
 
+/* h_push.c */
+void h_push_vapid_key(struct req *r);
+void h_push_subscribe(struct req *r);
+void h_push_list(struct req *r);
+void h_push_delete(struct req *r);
+
 /* h_ops.c */
 void h_ops_healthz(struct req *r);
 void h_ops_metrics(struct req *r);

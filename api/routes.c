@@ -50,6 +50,11 @@ const struct route routes[] = {
     {"POST", "/v1/conversations/{id}/typing", h_typing, ROUTE_USER},
     {"GET", "/v1/presence", h_presence, ROUTE_USER},
 
+    {"GET", "/v1/push/vapid-key", h_push_vapid_key, ROUTE_USER},
+    {"POST", "/v1/push/subscriptions", h_push_subscribe, ROUTE_USER},
+    {"GET", "/v1/push/subscriptions", h_push_list, ROUTE_USER},
+    {"DELETE", "/v1/push/subscriptions/{id}", h_push_delete, ROUTE_USER},
+
     {"POST", "/v1/media", h_media_create, ROUTE_USER},
     {"GET", "/v1/media/{id}", h_media_get, ROUTE_USER},
     /* nginx's auth_request for its /media/ location (local storage); an internal

@@ -16,8 +16,9 @@
 #                  G streams had each message
 #   (d) reconnect  N streams dropped and resumed (Last-Event-ID) at X/s while messages
 #                  flow; nothing sent during a gap may be lost
-# missive-sse is restarted before each scenario (a clean process: its RSS, its
-# counters). Streams go straight to missive-sse (not through nginx); BENCH_BIG's
+# Each scenario runs on a fresh missive-sse (a clean process: its RSS, its
+# counters); after it, missive-sse is stopped with SIGTERM and the time it takes
+# to exit is reported (SIGKILL after 30 s). Streams go straight to missive-sse (not through nginx); BENCH_BIG's
 # idle run adds BENCH_SSE_EXTRA more missive-sse processes on their own ports
 # (a process may hold at most 20,000 files here). Prints every result line,
 # then a summary and how the machine's cores were shared, and stops everything
@@ -113,16 +114,49 @@ chmod 755 "$dir" # PostgreSQL (user postgres) and nginx workers (nobody) must en
 stack_started=0
 extra_pids=()
 
-stop_extras() {
-    local p
-    for p in "${extra_pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
+now_ms() { date +%s%3N; }
+
+# SIGTERM to the given pids together; each gets SHUTDOWN_WAIT seconds before a SIGKILL.
+# Sets STOP_OUT to one "NAMEi:SECONDS" (or "NAMEi:SIGKILL") per pid. $1: name prefix.
+STOP_OUT=""
+SHUTDOWN_WAIT=30
+stop_pids() {
+    local prefix=$1 p i=0 t0 left out=()
+    shift
+    t0=$(now_ms)
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+    declare -A done_at=()
+    while :; do
+        left=0
+        for p in "$@"; do
+            [ -z "${done_at[$p]:-}" ] || continue
+            if kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" != Z ]; then
+                left=1
+            else
+                done_at[$p]=$(($(now_ms) - t0))
+            fi
+        done
+        [ "$left" = 1 ] || break
+        [ $(($(now_ms) - t0)) -lt $((SHUTDOWN_WAIT * 1000)) ] || break
+        sleep 0.05
     done
-    for p in "${extra_pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
+    for p in "$@"; do
+        if [ -z "${done_at[$p]:-}" ]; then
+            kill -KILL "$p" 2>/dev/null || true
+            out+=("$prefix$i:SIGKILL")
+        else
+            out+=("$prefix$i:$(awk -v m="${done_at[$p]}" 'BEGIN { printf "%.1fs", m / 1000 }')")
+        fi
         wait "$p" 2>/dev/null || true
+        i=$((i + 1))
     done
+    STOP_OUT="${out[*]}"
+}
+
+stop_extras() {
+    STOP_OUT=""
+    [ "${#extra_pids[@]}" -gt 0 ] || return 0
+    stop_pids extra "${extra_pids[@]}"
     extra_pids=()
 }
 
@@ -157,8 +191,20 @@ pid_of() {
     head -n 1 "$f" 2>/dev/null | tr -dc 0-9
 }
 
-restart_sse() {
-    timeout 60 bash deploy/stack.sh restart-one "$dir" sse >&2 || die "restart-one sse failed"
+start_sse() {
+    timeout 60 bash deploy/stack.sh start-one "$dir" sse >&2 || die "start-one sse failed"
+}
+
+# Stops the stack's missive-sse (SIGTERM, as stack.sh would, but waiting up to
+# SHUTDOWN_WAIT s and timing it); STOP_OUT: "sse:SECONDS" or "sse:SIGKILL".
+stop_sse() {
+    local pid
+    STOP_OUT=""
+    pid=$(pid_of sse)
+    [ -n "$pid" ] || return 0
+    stop_pids sse "$pid"
+    STOP_OUT=${STOP_OUT/sse0/sse}
+    rm -f -- "$dir/run/sse.pid"
 }
 
 start_extras() { # N: that many more missive-sse processes on extra_ports
@@ -199,18 +245,23 @@ nproc_=$(nproc 2>/dev/null || echo '?')
 
 # What missive-sse said during a scenario: warnings, errors, libmicrohttpd's own lines.
 sse_log_mark() { wc -c <"$dir/log/sse.log" 2>/dev/null || echo 0; }
-sse_log_note() { # from-offset
-    local new warn err mhd crash=""
+sse_log_note() { # from-offset, shutdown times
+    local new warn err mhd crash="" f
     new=$(tail -c +$(($1 + 1)) "$dir/log/sse.log" 2>/dev/null || true)
-    for f in "$dir"/log/sse-extra-*.log; do [ -f "$f" ] && new+=$'\n'$(cat "$f"); done
+    for f in "$dir"/log/sse-extra-*.log; do
+        [ -f "$f" ] || continue
+        new+=$'\n'$(cat "$f")
+        mv -f -- "$f" "${f%.log}.done" # counted once
+    done
     warn=$(grep -c '"level":"warn"' <<<"$new" || true)
     err=$(grep -c '"level":"error"' <<<"$new" || true)
     mhd=$(grep -vc '^{\|^$' <<<"$new" || true)
     local top
     top=$(grep -v '^$' <<<"$new" | grep -v '"level":"info"' | sed 's/"ts":"[^"]*",//' | sort | uniq -c |
         sort -rn | head -n 3 | sed 's/^ */    /' || true)
-    kill -0 "$(pid_of sse)" 2>/dev/null || crash=" MISSIVE-SSE IS GONE"
-    printf 'sse_log warn=%s error=%s libmicrohttpd_lines=%s%s\n' "$warn" "$err" "$mhd" "$crash"
+    [ -n "$2" ] || crash=" MISSIVE-SSE IS GONE"
+    printf 'sse_log warn=%s error=%s libmicrohttpd_lines=%s shutdown=%s%s\n' "$warn" "$err" "$mhd" \
+        "$(tr ' ' , <<<"$2")" "$crash"
     [ -z "$top" ] || printf '%s\n' "$top"
 }
 
@@ -223,8 +274,15 @@ run_tool() { # name, then sse_load arguments
     log "run $name: sse_load $*"
     out=$(timeout 900 "$TOOL" "$@" --api "$url" "${watch[@]}") || rc=$?
     printf '%s\n' "$out" | sed "s/^/  [$name] /"
-    local note
-    note=$(sse_log_note "$mark")
+    # The streams are gone; how long do the missive-sse processes take to stop now?
+    local note down="" alive=1
+    kill -0 "$(pid_of sse)" 2>/dev/null || alive=0
+    stop_sse
+    down=$STOP_OUT
+    stop_extras
+    down=$(xargs <<<"$down $STOP_OUT")
+    [ "$alive" = 1 ] || down=""
+    note=$(sse_log_note "$mark" "$down")
     printf '%s\n' "$note" | sed "s/^/  [$name] /"
     OUT[$name]=$out
     NOTE[$name]=$note
@@ -242,7 +300,7 @@ echo "  missive-sse and missive-worker (and whatever else runs here: see 'other'
 
 for s in $ONLY; do
     echo
-    restart_sse
+    start_sse # a fresh process for each scenario (the previous one was stopped and timed)
     case $s in
     idle)
         echo "(a) idle: $IDLE_STREAMS streams, $IDLE_PER_USER per user, held ${IDLE_HOLD}s, over $((1 + SSE_EXTRA)) missive-sse process(es)"
@@ -251,7 +309,6 @@ for s in $ONLY; do
         for ((i = 0; i < SSE_EXTRA; i++)); do targets+=(--sse "127.0.0.1:${extra_ports[$i]}/${extra_pids[$i]}"); done
         run_tool idle idle "${targets[@]}" --streams "$IDLE_STREAMS" --per-user "$IDLE_PER_USER" \
             --hold "$IDLE_HOLD" --sources 4 --max-time 600
-        stop_extras
         ;;
     latency)
         echo "(b) latency: $LAT_STREAMS streams (one per user, users in direct pairs), $LAT_RATE msgs/s for ${LAT_DURATION}s"
@@ -316,6 +373,9 @@ for s in $ONLY; do
         ;;
     esac
     printf '%-11s %s\n' "" "$(head -n 1 <<<"${NOTE[$s]}")"
+    while read -r line; do
+        [ -n "$line" ] && printf '%-11s   %s\n' "" "$line"
+    done < <(tail -n +2 <<<"${NOTE[$s]}" | grep -v 'Failed to send' || true)
 done
 
 echo

@@ -340,6 +340,7 @@ sse_listen = $HOST:$SSE_PORT
 public_url = $HTTP_URL
 storage_local_dir = $DIR/media
 storage_local_base_url = $HTTP_URL/media
+vapid_key_file = $SEC/vapid.pem
 EOF
         storage_conf >>"$CONF.tmp"
         mv -f -- "$CONF.tmp" "$CONF"

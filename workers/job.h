@@ -15,11 +15,23 @@ struct job {
     int gather_ms;        /* after a wake-up, wait this long so work coalesces */
     /* One pass. Returns units of work done (0: nothing left), -1 on a database error. */
     int (*pass)(const struct config *cfg, struct db *db);
+    /* Optional (NULL: none). init runs once before the first pass; 0, or -1 after
+     * logging why (the job is then left out). fini runs at exit after a good init.
+     * next_ms, asked after each pass: milliseconds until the job has work due
+     * (a timer sooner than the poll interval), or -1 for none. */
+    int (*init)(const struct config *cfg);
+    void (*fini)(void);
+    long (*next_ms)(void);
 };
 
 /* receipts.c */
 int receipts_pass(const struct config *cfg, struct db *db);
 /* sweep.c */
 int sweep_pass(const struct config *cfg, struct db *db);
+/* push.c: Web Push deliveries (docs/push.md) */
+int push_pass(const struct config *cfg, struct db *db);
+int push_init(const struct config *cfg);
+void push_fini(void);
+long push_next_ms(void);
 
 #endif

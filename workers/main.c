@@ -1,9 +1,10 @@
 /*
  * missive-worker: background jobs, as a daemon or once from cron.
  *
- *   missive-worker [-c FILE] [--once] [all|receipts|sweep]
+ *   missive-worker [-c FILE] [--once] [all|receipts|sweep|push]
  *
- * The daemon LISTENs on the channels of its jobs and also wakes every
+ * The daemon LISTENs on the channels of its jobs and runs a job when its channel
+ * is notified, when a timer it asked for (next_ms) is due, and at the latest every
  * worker_poll_interval seconds, so a lost notification costs latency, never
  * work. Signals are read from a signalfd in the same poll() as the database
  * socket: no code runs in signal context, and SIGTERM ends the loop between
@@ -25,8 +26,10 @@
 #include <unistd.h>
 
 static const struct job jobs[] = {
-    {"receipts", "missive_receipts", 100, receipts_pass},
-    {"sweep", NULL, 0, sweep_pass},
+    {"receipts", "missive_receipts", 100, receipts_pass, NULL, NULL, NULL},
+    {"sweep", NULL, 0, sweep_pass, NULL, NULL, NULL},
+    /* Woken by every committed event; gathering is per push (push_gather_ms). */
+    {"push", "missive_events", 0, push_pass, push_init, push_fini, push_next_ms},
 };
 #define NJOBS (sizeof jobs / sizeof jobs[0])
 
@@ -53,22 +56,39 @@ static int listen_all(struct db *db, const int *selected)
     return 0;
 }
 
-static void run_passes(const struct config *cfg, struct db *db, const int *selected, int woken)
+static long long mono_ms(void)
 {
-    for (size_t i = 0; i < NJOBS; i++) {
-        if (!selected[i])
-            continue;
-        if (woken && jobs[i].gather_ms)
-            sleep_ms(jobs[i].gather_ms);
-        jobs[i].pass(cfg, db);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* When job i runs next if nothing wakes it: after the poll interval, or sooner if
+ * the job asks for it. */
+static long long next_due(const struct config *cfg, size_t i)
+{
+    long long now = mono_ms(), due = now + (long long)cfg->worker_poll_interval * 1000;
+    if (jobs[i].next_ms) {
+        long n = jobs[i].next_ms();
+        if (n >= 0 && now + n < due)
+            due = now + n;
     }
+    return due;
+}
+
+static void run_job(const struct config *cfg, struct db *db, size_t i, int woken, long long *due)
+{
+    if (woken && jobs[i].gather_ms)
+        sleep_ms(jobs[i].gather_ms);
+    jobs[i].pass(cfg, db);
+    *due = next_due(cfg, i);
 }
 
 int main(int argc, char **argv)
 {
     static const struct cli_program prog = {
-        "missive-worker", "Missive background jobs: receipts, sweep.",
-        "[--once] [all|receipts|sweep]"};
+        "missive-worker", "Missive background jobs: receipts, sweep, push.",
+        "[--once] [all|receipts|sweep|push]"};
     struct config cfg;
     struct db *db = NULL;
     sigset_t sigs;
@@ -104,26 +124,47 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
+    /* Jobs with set-up (keys, HTTP clients) that fails are left out, not fatal
+     * to the others; with nothing left to run the worker fails. */
+    int inited[NJOBS] = {0}, left = 0;
+    for (size_t j = 0; j < NJOBS; j++) {
+        if (selected[j] && jobs[j].init && jobs[j].init(&cfg) != 0) {
+            log_error("job_disabled", "job %s could not start; running without it", jobs[j].name);
+            selected[j] = 0;
+        } else if (selected[j]) {
+            inited[j] = jobs[j].init != NULL;
+        }
+        left += selected[j];
+    }
+    if (!left)
+        goto out;
+
+    long long due[NJOBS] = {0};
     db = db_new(cfg.db_url);
+    for (size_t j = 0; j < NJOBS; j++) /* what piled up while no worker ran */
+        if (selected[j])
+            run_job(&cfg, db, j, 0, &due[j]);
     if (once) {
-        run_passes(&cfg, db, selected, 0);
         rc = 0;
         goto out;
     }
     log_info("ready", "jobs running; polling every %d s", cfg.worker_poll_interval);
-    run_passes(&cfg, db, selected, 0); /* what piled up while no worker ran */
     /* Which connection LISTEN ran on: db.c may reconnect behind our back, and a
      * new connection listens to nothing until told again. */
     unsigned long listened_gen = 0;
     for (;;) {
         PGconn *conn = db_conn(db);
-        int woken = 0;
+        int woken[NJOBS] = {0};
+        long long now = mono_ms(), first = now + (long long)cfg.worker_poll_interval * 1000;
         if (conn && db_generation(db) != listened_gen)
             listened_gen = listen_all(db, selected) == 0 ? db_generation(db) : 0;
         if (!listened_gen || db_generation(db) != listened_gen)
             conn = NULL;
+        for (size_t j = 0; j < NJOBS; j++)
+            if (selected[j] && due[j] < first)
+                first = due[j];
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {conn ? PQsocket(conn) : -1, POLLIN, 0}};
-        int n = poll(fds, 2, cfg.worker_poll_interval * 1000);
+        int n = poll(fds, 2, first > now ? (int)(first - now) : 0);
         if (n < 0 && errno != EINTR)
             break;
         if (fds[0].revents) {
@@ -139,14 +180,22 @@ int main(int argc, char **argv)
                 listened_gen = 0;
             }
             while ((note = PQnotifies(conn)) != NULL) {
-                woken = 1;
+                for (size_t j = 0; j < NJOBS; j++)
+                    if (selected[j] && jobs[j].channel && strcmp(note->relname, jobs[j].channel) == 0)
+                        woken[j] = 1;
                 PQfreemem(note);
             }
         }
-        run_passes(&cfg, db, selected, woken);
+        now = mono_ms();
+        for (size_t j = 0; j < NJOBS; j++)
+            if (selected[j] && (woken[j] || now >= due[j]))
+                run_job(&cfg, db, j, woken[j], &due[j]);
     }
     rc = 0;
 out:
+    for (size_t j = 0; j < NJOBS; j++)
+        if (inited[j])
+            jobs[j].fini();
     if (sfd >= 0)
         close(sfd);
     db_free(db);

@@ -253,7 +253,11 @@ test('local storage: no overwrite, no unsigned access, no way around the check',
   assert.equal(r.headers.get('content-type'), 'application/problem+json');
   assert.match(JSON.parse(r.text).detail, /already/);
   const loc = await downloadUrl(alice, m.id);
-  assert.ok((await fetchBytes(loc)).bytes.equals(bytes), 'the first upload stays');
+  const first = await fetchBytes(loc);
+  assert.ok(first.bytes.equals(bytes), 'the first upload stays');
+  assert.equal(first.headers.get('content-type'), 'image/webp');
+  assert.equal(first.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(first.headers.get('content-security-policy') ?? '', /sandbox/);
 
   const u = new URL(loc);
   const base = `${u.origin}${u.pathname}`;

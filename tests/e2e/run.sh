@@ -60,6 +60,48 @@ dir="$(mktemp -d "${TMPDIR:-/tmp}/missive-e2e.XXXXXX")" || exit 1
 chmod 755 "$dir"
 log "stack dir $dir (nginx :$http_port, sse :$sse_port, bin ${MISSIVE_BIN_DIR:-$root/bin})"
 
+# ---- Web Push receiver (tests/peers/push-receiver.mjs; docs/push.md) --------
+# A strict push service for push.test.mjs: https on a free loopback port with a
+# throwaway self-signed certificate. The stack trusts that certificate
+# (MISSIVE_PUSH_CA_FILE) and, for tests only, lets pushes reach loopback
+# (MISSIVE_PUSH_ALLOW_PRIVATE=1). The tests find it through PUSH_RECEIVER_URL
+# and PUSH_RECEIVER_CA.
+push_receiver_pid=
+start_push_receiver() {
+    local pdir="$dir/push-receiver" port i
+    mkdir -p "$pdir" "$dir/log" || return 1
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$pdir/key.pem" -out "$pdir/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 >"$pdir/openssl.log" 2>&1; then
+        log "push receiver: openssl could not make a certificate"; cat "$pdir/openssl.log" >&2; return 1
+    fi
+    port=$(node -e 'const s = require("node:net").createServer();
+      s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });') || return 1
+    PUSH_PORT="$port" PUSH_TLS_CERT="$pdir/cert.pem" PUSH_TLS_KEY="$pdir/key.pem" \
+        node "$root/tests/peers/push-receiver.mjs" >>"$dir/log/push-receiver.log" 2>&1 &
+    push_receiver_pid=$!
+    for i in $(seq 100); do
+        if curl -fs --noproxy '*' --cacert "$pdir/cert.pem" -o /dev/null --max-time 1 \
+            "https://127.0.0.1:$port/subscription"; then
+            export MISSIVE_PUSH_ALLOW_PRIVATE=1 MISSIVE_PUSH_CA_FILE="$pdir/cert.pem"
+            export PUSH_RECEIVER_URL="https://127.0.0.1:$port" PUSH_RECEIVER_CA="$pdir/cert.pem"
+            log "push receiver on https://127.0.0.1:$port (pid $push_receiver_pid)"
+            return 0
+        fi
+        kill -0 "$push_receiver_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "push receiver did not start; see $dir/log/push-receiver.log"
+    return 1
+}
+stop_push_receiver() {
+    [ -n "$push_receiver_pid" ] || return 0
+    kill "$push_receiver_pid" 2>/dev/null && wait "$push_receiver_pid" 2>/dev/null
+    push_receiver_pid=
+    return 0
+}
+# ---- end of the Web Push receiver --------------------------------------------
+
 stack_started=0
 stopped=0
 # The s3 part: Swift in $swift_root, the second stack in $dir2 (set when it runs).
@@ -95,6 +137,7 @@ stop_stack() {
 }
 cleanup() {
     stop_stack
+    stop_push_receiver
     if [ "${KEEP_STACK:-0}" = 1 ]; then
         log "kept $dir${dir2:+ and $dir2}${swift_root:+ and $swift_root}"
     else
@@ -106,6 +149,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
+
+start_push_receiver || exit 1
 
 stack_started=1 # stop even a half-started stack
 if ! timeout "${E2E_START_TIMEOUT:-180}" bash deploy/stack.sh start "$dir"; then

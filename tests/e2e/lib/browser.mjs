@@ -25,16 +25,19 @@ export function launch() {
 export const baseUrl = () => loadStack().MISSIVE_URL;
 
 /**
- * The policy the page must live with (nginx will send one like it): no inline
- * script or style, no eval. The tests add it to the page's own response, so a
- * violation shows up as a console error, which the tests count as a problem.
+ * The policy the page must live with: no inline script or style, no eval.
+ * nginx sends its own; when a page comes without one the tests add this one,
+ * so a violation always shows up as a console error, which the tests count as
+ * a problem.
  */
 export const CSP = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
   "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"].join('; ');
 
 async function withCsp(route) {
   const response = await route.fetch();
-  await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': CSP } });
+  const headers = response.headers();
+  headers['content-security-policy'] ??= CSP;
+  await route.fulfill({ response, headers });
 }
 
 /** A unique username with a readable stem: alice_3f9a1c. */
