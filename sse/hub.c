@@ -351,6 +351,13 @@ void hub_replay_done(struct hub *h, struct stream *s, long long last_pos)
     }
     s->held = s->held_tail = NULL;
     s->replaying = 0;
+    if (s->kind == STREAM_SSE && !s->closing) {
+        /* Tells the client where "now" is, even when nothing was replayed. */
+        char line[80];
+        int n = snprintf(line, sizeof line, "event: stream.ready\ndata: {\"pos\":%lld}\n\n",
+                         s->last_pos);
+        put(s, line, (size_t)n);
+    }
     wake(s);
     pthread_mutex_unlock(&h->mu);
 }

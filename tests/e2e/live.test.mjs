@@ -55,6 +55,7 @@ test('the stream speaks EventSource: headers, retry hint, ids', async () => {
   assert.match(res.contentType, /^text\/event-stream/);
   assert.match(res.headers.get('cache-control') ?? '', /no-cache/);
   assert.match(res.text, /^retry: \d+\n\n/, 'the stream opens with a retry hint');
+  assert.match(res.text, /event: stream.ready\ndata: \{"pos":\d+\}\n\n/, 'and says where it is once caught up');
 });
 
 test('reconnecting with Last-Event-ID replays exactly the missed events, then goes live', async () => {

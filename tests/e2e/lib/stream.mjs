@@ -45,7 +45,7 @@ export function openStream(opts) {
     s.events.push({ type, id: e.lastEventId, data });
     if (STORED_TYPES.includes(type)) s.lastId = e.lastEventId;
   };
-  for (const t of [...STORED_TYPES, ...EPHEMERAL_TYPES, 'stream.ended']) es.addEventListener(t, record(t));
+  for (const t of [...STORED_TYPES, ...EPHEMERAL_TYPES, 'stream.ended', 'stream.ready']) es.addEventListener(t, record(t));
   es.addEventListener('open', () => { s.opens++; });
   es.onerror = (e) => { s.errors.push(e); };
   s.es = es;
