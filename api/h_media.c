@@ -431,16 +431,25 @@ int media_check_for_send(struct req *r, const json_t *media_ids, char **id_array
     }
     PQclear(res);
     res = NULL;
+    /* Ready, and queued for the sweep: if no message ends up holding it (the send
+     * fails), it goes once media_abandon_after has passed. */
+    const char *pu[3] = {arr, access_itoa(r, r->user_id),
+                         access_itoa(r, r->app->cfg->media_abandon_after)};
     dst = db_exec(r->db, &res,
-                  "UPDATE media SET state = 'ready', ready_at = coalesce(ready_at, now()),"
-                  " checked_at = now()"
-                  " WHERE id = ANY($1::bigint[]) AND owner_id = $2 AND state <> 'deleting'",
-                  2, p);
+                  "WITH u AS (UPDATE media SET state = 'ready', ready_at = coalesce(ready_at, now()),"
+                  "  checked_at = now()"
+                  "  WHERE id = ANY($1::bigint[]) AND owner_id = $2 AND state <> 'deleting'"
+                  "  RETURNING id),"
+                  " q AS (INSERT INTO media_sweep (media_id, due_at)"
+                  "  SELECT id, now() + make_interval(secs => $3::int) FROM u"
+                  "  ON CONFLICT (media_id) DO NOTHING)"
+                  " SELECT count(*) FROM u",
+                  3, pu);
     if (dst != DB_OK) {
         http_db_error(r, dst);
         goto out;
     }
-    if (strtoll(PQcmdTuples(res), NULL, 10) != (long long)n) {
+    if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) != (long long)n) {
         /* Swept between the two statements. */
         http_problem(r, PROB_NOT_FOUND, "media_ids",
                      "One of the media is gone; upload it again with POST /v1/media.");

@@ -46,11 +46,13 @@ void h_messages_send(struct req *r)
 {
     static const struct jsonv_field fields[] = {
         {"client_msg_id", JV_STRING, 1, 0, 0, 0},
-        {"body", JV_STRING, 1, 0, 0, 0},
+        {"body", JV_STRING, 0, 0, 0, 1},
         {"reply_to", JV_ID, 0, 0, 0, 1},
+        {"media_ids", JV_ARRAY, 0, 0, 0, 1},
         JSONV_END,
     };
     struct sendq_item it;
+    const json_t *media;
     long long conv;
     json_t *body;
 
@@ -65,7 +67,10 @@ void h_messages_send(struct req *r)
     for (char *c = (char *)it.client_msg_id; *c; c++)
         if (*c >= 'A' && *c <= 'F')
             *c = (char)(*c - 'A' + 'a');
-    it.body = jsonv_str(body, "body", "");
+    it.body = jsonv_str(body, "body", NULL);
+    media = json_object_get(body, "media_ids");
+    if (media && (json_is_null(media) || json_array_size(media) == 0))
+        media = NULL;
     it.reply_to = jsonv_int(body, "reply_to", 0);
     if (http_limit(r, "messages", access_itoa(r, r->user_id), r->app->cfg->rate_send, 60) != 0)
         return;
@@ -74,10 +79,25 @@ void h_messages_send(struct req *r)
                      "client_msg_id is a UUID the client makes up for this message.");
         return;
     }
-    if (!validate_body(it.body)) {
+    if (it.body && !*it.body && media)
+        it.body = NULL; /* a photo without a caption */
+    if (!it.body && !media) {
+        http_problem(r, PROB_BAD_REQUEST, "body", "A message needs a body, media_ids, or both.");
+        return;
+    }
+    if (it.body && !validate_body(it.body)) {
         http_problem(r, PROB_VALIDATION, "body",
                      "A message body is 1 to 4000 characters and not only whitespace.");
         return;
+    }
+    if (media) {
+        char *ids = NULL;
+        /* The uploads must exist in the store with the declared size before the
+         * message is accepted: a message never points at nothing. */
+        if (media_check_for_send(r, media, &ids) != 0)
+            return;
+        free(ids);
+        it.media = media;
     }
 
     sendq_send(r->app->sendq, r->db, &it);
@@ -85,11 +105,12 @@ void h_messages_send(struct req *r)
     switch (it.result) {
     case SEND_CREATED: {
         json_t *m = json_pack(
-            "{s:I,s:I,s:I,s:s,s:s,s:o,s:[],s:s,s:n,s:n,s:[]}", "conversation_id", (json_int_t)conv,
+            "{s:I,s:I,s:I,s:s,s:o,s:o,s:o,s:s,s:n,s:n,s:[]}", "conversation_id", (json_int_t)conv,
             "seq", (json_int_t)it.seq, "sender_id", (json_int_t)r->user_id, "client_msg_id",
-            it.client_msg_id, "body", it.body, "reply_to",
-            it.reply_to ? json_integer(it.reply_to) : json_null(), "media_ids", "created_at",
-            it.created_at, "edited_at", "deleted_at", "reactions");
+            it.client_msg_id, "body", it.body ? json_string(it.body) : json_null(), "reply_to",
+            it.reply_to ? json_integer(it.reply_to) : json_null(), "media_ids",
+            media ? json_deep_copy(media) : json_array(), "created_at", it.created_at,
+            "edited_at", "deleted_at", "reactions");
         http_header(r, "Location",
                     arena_sprintf(r->arena, "/v1/conversations/%lld/messages/%lld", conv, it.seq));
         http_json(r, 201, m);

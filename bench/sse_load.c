@@ -77,6 +77,7 @@
 #define MAX_SOURCES      250
 #define MAX_PROCS        16
 #define MAX_WATCH        24
+#define MAX_TYPES        24
 #define MAX_STREAMS      200000
 #define FDS_PER_PROC     18000 /* streams per receiver process (hard limit here: 20000 files) */
 #define IO_TIMEOUT_S     10
@@ -1310,6 +1311,10 @@ struct wstat { /* one receiver's counters; written by it, read by the parent */
     atomic_long rss_kib;         /* this receiver's own RSS, sampled each second */
     atomic_int done;
     char first_error[160];
+    /* events by type ("event:" line; "-" for none), the first MAX_TYPES types seen */
+    char type_name[MAX_TYPES][40];
+    atomic_long type_count[MAX_TYPES];
+    atomic_int ntypes;
 };
 
 struct deliv {
@@ -1360,7 +1365,7 @@ static long sum_stat(size_t off)
 
 enum sstate { S_IDLE = 0, S_WAIT, S_CONNECTING, S_HEADERS, S_BODY, S_DEAD };
 enum chstate { CH_SIZE = 0, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_END };
-enum evtype { EV_NONE = 0, EV_MSG, EV_ERR, EV_OTHER };
+enum evtype { EV_NONE = 0, EV_MSG, EV_ERR, EV_READY, EV_OTHER };
 
 #define F_HB      1 /* saw a heartbeat */
 #define F_RETRY   2 /* saw this connection's first "retry:" */
@@ -1552,6 +1557,25 @@ static const char *field_value(const char *l, size_t len, size_t name_len, size_
     return v;
 }
 
+static void count_type(struct recv_ctx *x, const char *v, size_t vl)
+{
+    struct wstat *st = x->st;
+    int n = atomic_load(&st->ntypes);
+    if (vl >= sizeof st->type_name[0])
+        vl = sizeof st->type_name[0] - 1;
+    for (int i = 0; i < n; i++)
+        if (strlen(st->type_name[i]) == vl && memcmp(st->type_name[i], v, vl) == 0) {
+            INC(st->type_count[i]);
+            return;
+        }
+    if (n == MAX_TYPES)
+        return;
+    memcpy(st->type_name[n], v, vl);
+    st->type_name[n][vl] = '\0';
+    atomic_store(&st->type_count[n], 1);
+    atomic_store(&st->ntypes, n + 1);
+}
+
 static void process_line(struct recv_ctx *x, long j, const char *l, size_t len, int64_t now)
 {
     struct stream *s = &x->s[j];
@@ -1576,7 +1600,7 @@ static void process_line(struct recv_ctx *x, long j, const char *l, size_t len, 
             }
         } else if (s->ev == EV_ERR) {
             INC(x->st->error_events);
-        } else if (s->ev == EV_OTHER) {
+        } else if (s->ev == EV_OTHER || s->ev == EV_READY) {
             INC(x->st->other_events);
         }
         s->ev = EV_NONE;
@@ -1598,10 +1622,13 @@ static void process_line(struct recv_ctx *x, long j, const char *l, size_t len, 
         s->cur_id = id;
     } else if (has_prefix(l, len, "event:")) {
         v = field_value(l, len, 6, &vl);
+        count_type(x, v, vl);
         if (vl == 15 && memcmp(v, "message.created", 15) == 0)
             s->ev = EV_MSG;
         else if (vl == 5 && memcmp(v, "error", 5) == 0)
             s->ev = EV_ERR;
+        else if (vl == 12 && memcmp(v, "stream.ready", 12) == 0)
+            s->ev = EV_READY;
         else
             s->ev = EV_OTHER;
     } else if (has_prefix(l, len, "data:")) {
@@ -1614,6 +1641,15 @@ static void process_line(struct recv_ctx *x, long j, const char *l, size_t len, 
                     s->cur_msg = idx;
                     s->cur_send_ns = strtoll(end + 1, NULL, 10);
                 }
+            }
+        } else if (s->ev == EV_READY) {
+            /* {"pos":N}: where the stream is after its catch-up; a stream that has seen no
+             * event yet resumes from here */
+            const char *p = memmem(l, len, "\"pos\":", 6);
+            if (p) {
+                long long pos = strtoll(p + 6, NULL, 10);
+                if (pos > s->last_id)
+                    s->last_id = pos;
             }
         } else if (s->ev == EV_ERR) {
             if (memmem(l, len, "slow_reader", 11))
@@ -1749,8 +1785,9 @@ static void build_request(struct recv_ctx *x, long j)
     long gs = global_of(x, j);
     const struct target *t = &g_targets[target_of_stream(gs)];
     char last[48] = "";
-    /* After a gap, resume from the last id seen; a stream that saw none resumes from 0 (its
-     * user's whole, short, history: only this run's setup events and messages since). */
+    /* After a gap, resume from the last id seen (or the pos of "stream.ready"); a stream
+     * that saw neither resumes from 0 (its user's whole, short, history: only this run's
+     * setup events and messages since). */
     if (s->flags & F_GAP)
         snprintf(last, sizeof last, "Last-Event-ID: %lld\r\n", s->last_id > 0 ? s->last_id : 0);
     struct buf b = {0};
@@ -2182,6 +2219,33 @@ static double wait_open(int64_t t0)
     }
 }
 
+/* "event_types NAME=COUNT ..." over all receivers */
+static void print_event_types(void)
+{
+    char names[MAX_TYPES * MAX_PROCS][40];
+    long counts[MAX_TYPES * MAX_PROCS];
+    int n = 0;
+    for (int w = 0; w < o.procs; w++) {
+        int k = atomic_load(&g_ws[w].ntypes);
+        for (int i = 0; i < k; i++) {
+            int f = -1;
+            for (int j = 0; j < n && f < 0; j++)
+                if (strcmp(names[j], g_ws[w].type_name[i]) == 0)
+                    f = j;
+            if (f < 0) {
+                f = n++;
+                snprintf(names[f], sizeof names[f], "%s", g_ws[w].type_name[i]);
+                counts[f] = 0;
+            }
+            counts[f] += LD(g_ws[w].type_count[i]);
+        }
+    }
+    printf("event_types");
+    for (int j = 0; j < n; j++)
+        printf(" %s=%ld", names[j], counts[j]);
+    printf("\n");
+}
+
 static void print_stream_counters(const char *prefix)
 {
     printf("%s up_now=%ld ever_up=%ld given_up=%ld connects=%ld connect_errors=%ld timeouts=%ld "
@@ -2193,6 +2257,7 @@ static void print_stream_counters(const char *prefix)
            SUM(server_closed), SUM(error_events), SUM(err_slow), SUM(err_session),
            SUM(err_unavail), SUM(retry_extra), SUM(heartbeats), SUM(hb_streams), SUM(events),
            SUM(other_events));
+    print_event_types();
 }
 
 static long tool_rss_kib(void)

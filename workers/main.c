@@ -76,6 +76,22 @@ static long long next_due(const struct config *cfg, size_t i)
     return due;
 }
 
+/* Marks the jobs whose channel has a notification waiting in libpq. Queries run
+ * by the passes read notifications off the socket along with their results, so
+ * they can sit here while the socket itself has nothing more to read. */
+static int take_notifies(PGconn *conn, const int *selected, int *woken)
+{
+    PGnotify *note;
+    int any = 0;
+    while ((note = PQnotifies(conn)) != NULL) {
+        for (size_t j = 0; j < NJOBS; j++)
+            if (selected[j] && jobs[j].channel && strcmp(note->relname, jobs[j].channel) == 0)
+                woken[j] = any = 1;
+        PQfreemem(note);
+    }
+    return any;
+}
+
 static void run_job(const struct config *cfg, struct db *db, size_t i, int woken, long long *due)
 {
     if (woken && jobs[i].gather_ms)
@@ -163,6 +179,8 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < NJOBS; j++)
             if (selected[j] && due[j] < first)
                 first = due[j];
+        if (conn && take_notifies(conn, selected, woken))
+            first = now; /* already woken: only look for signals */
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {conn ? PQsocket(conn) : -1, POLLIN, 0}};
         int n = poll(fds, 2, first > now ? (int)(first - now) : 0);
         if (n < 0 && errno != EINTR)
@@ -174,17 +192,11 @@ int main(int argc, char **argv)
             break;
         }
         if (conn && fds[1].revents) {
-            PGnotify *note;
             if (!PQconsumeInput(conn)) {
                 log_warn("db_lost", "%s", PQerrorMessage(conn));
                 listened_gen = 0;
             }
-            while ((note = PQnotifies(conn)) != NULL) {
-                for (size_t j = 0; j < NJOBS; j++)
-                    if (selected[j] && jobs[j].channel && strcmp(note->relname, jobs[j].channel) == 0)
-                        woken[j] = 1;
-                PQfreemem(note);
-            }
+            take_notifies(conn, selected, woken);
         }
         now = mono_ms();
         for (size_t j = 0; j < NJOBS; j++)

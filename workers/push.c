@@ -555,7 +555,11 @@ int push_pass(const struct config *cfg, struct db *db)
         P.next_ms = -1;
         return -1;
     }
-    for (int round = 0; round < DELIVER_MAX_ROUNDS; round++) {
+    /* Most wake-ups only queue (the new rows wait for their gathering window):
+     * claim only when something is due. */
+    plan_next(db);
+    int tried = P.next_ms == 0;
+    for (int round = 0; tried && round < DELIVER_MAX_ROUNDS; round++) {
         int n = deliver_batch(cfg, db);
         if (n < 0) {
             P.next_ms = -1;
@@ -571,7 +575,8 @@ int push_pass(const struct config *cfg, struct db *db)
                     0, NULL) != DB_OK)
             log_warn("push", "dead-letter cleanup failed: %s", db_last_error(db));
     }
-    plan_next(db);
+    if (tried)
+        plan_next(db);
     if (queued || sent)
         log_debug("push", "read %d events, handled %d pushes", queued, sent);
     return queued + sent;

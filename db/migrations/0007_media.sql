@@ -12,6 +12,9 @@
 --   * media still pending a day after it was created (an upload never sent);
 --   * ready media that no live message holds any more (all holders deleted, or
 --     the send that checked it failed), once the grace after its last check is over.
+-- So that it never scans all media, ready media it may have to look at are queued
+-- in media_sweep: by the send check (due when an unsent upload would be abandoned)
+-- and by a trigger when a message holding media is deleted (due after a grace).
 -- The 'deleting' state marks rows the sweep has claimed: their objects are being
 -- removed, they are invisible and cannot be attached.
 
@@ -37,6 +40,7 @@ CREATE TABLE media (
 );
 CREATE INDEX media_pending_by_owner ON media (owner_id) WHERE state = 'pending';
 CREATE INDEX media_pending_by_age ON media (created_at) WHERE state = 'pending';
+CREATE INDEX media_deleting ON media (id) WHERE state = 'deleting';
 
 -- Which messages hold which media. Written by the send batch together with the
 -- message; a message is (conversation_id, seq).
@@ -68,3 +72,28 @@ LANGUAGE sql STABLE AS $$
                      AND mb.state IN ('active', 'request')
                      AND msg.seq > mb.joined_seq)))
 $$;
+
+-- Ready media the sweep must look at when due_at comes (see the top of this file).
+CREATE TABLE media_sweep (
+    media_id bigint PRIMARY KEY REFERENCES media (id) ON DELETE CASCADE,
+    due_at   timestamptz NOT NULL
+);
+CREATE INDEX media_sweep_due ON media_sweep (due_at);
+
+-- A message holding media was deleted: its media may now be unreachable. The
+-- sweep looks after the grace (a send checking the same media may be in flight).
+CREATE FUNCTION missive_media_message_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO media_sweep (media_id, due_at)
+    SELECT h.media_id, now() + interval '10 minutes'
+    FROM media_holders h
+    WHERE h.conversation_id = NEW.conversation_id AND h.seq = NEW.seq
+    ON CONFLICT (media_id) DO UPDATE SET due_at = least(media_sweep.due_at, excluded.due_at);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_media_deleted AFTER UPDATE OF deleted_at ON messages
+FOR EACH ROW WHEN (OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
+                   AND cardinality(NEW.media_ids) > 0)
+EXECUTE FUNCTION missive_media_message_deleted();

@@ -64,6 +64,8 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     'GET /v1/me getMe',
     'GET /v1/presence getPresence',
     'GET /v1/stream openEventStream',
+    'POST /v1/media createMedia',
+    'GET /v1/media/{id} getMedia',
     'GET /v1/users listUsers',
     'GET /v1/users/{id} getUser',
     'PATCH /v1/conversations/{id} updateConversation',
@@ -83,7 +85,7 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     'POST /v1/stream/tickets createStreamTicket',
     'PUT /v1/blocks/{user_id} blockUser',
     'PUT /v1/conversations/{id}/messages/{seq}/reactions/{emoji} addReaction',
-  ]);
+  ].sort());
   // operationIds are unique
   assert.equal(new Set(ops.map((o) => o.split(' ')[2])).size, ops.length);
   // every schema anywhere compiles, so every $ref resolves

@@ -405,6 +405,24 @@ test('the sweep removes abandoned uploads (object and row) and keeps attached on
   assertStatus(await api('DELETE', `/v1/conversations/${conv}/messages/${sent.body.seq}`, { token: alice.token }), 204);
   const keptUrl = await downloadUrl(alice, kept.id);
   runSweep();
+  assert.equal(sql(`SELECT count(*) FROM media WHERE id = ${kept.id}`), '1', 'not within the grace');
+  sql(`UPDATE media_sweep SET due_at = now() - interval '1 second' WHERE media_id = ${kept.id}`);
+  runSweep();
   assert.equal(sql(`SELECT count(*) FROM media WHERE id = ${kept.id}`), '0');
   assert.equal((await fetchBytes(keptUrl)).status, 404);
+
+  // Checked by a send that then failed (not a member there): never held, it goes
+  // once an unsent upload would have.
+  const carol = await signup();
+  const elsewhere = await activeDirect(bob, carol);
+  const stray = await uploadOk(alice, randomBytes(50), 'image/png', 'stray.png');
+  assertProblem(await sendWithMedia(alice, elsewhere, [stray.id]), 404, 'not-found');
+  const strayUrl = await downloadUrl(alice, stray.id);
+  runSweep();
+  assert.equal((await fetchBytes(strayUrl)).status, 200, 'kept for a day');
+  sql(`UPDATE media SET checked_at = checked_at - interval '25 hours' WHERE id = ${stray.id}`);
+  sql(`UPDATE media_sweep SET due_at = now() - interval '1 second' WHERE media_id = ${stray.id}`);
+  runSweep();
+  assert.equal(sql(`SELECT count(*) FROM media WHERE id = ${stray.id}`), '0');
+  assert.equal((await fetchBytes(strayUrl)).status, 404);
 });

@@ -3,8 +3,10 @@
  *
  * Input: the raw body. It is parsed with jsonv_parse_object (the API's depth cap) and,
  * when it is an object, checked against copies of the handlers' field tables (they are
- * static inside api/h_*.c; keep these in step when a table changes). Accepted bodies go
- * through the getters and the value rules the handlers apply next.
+ * static inside api/h_*.c: keep these in step when a table changes). As in
+ * h_push_subscribe, an accepted subscription's "keys" object is checked against the
+ * second push table. Accepted bodies go through the getters and the value rules the
+ * handlers apply next.
  *
  * Properties checked besides memory safety:
  *  - utf8_length accepts exactly what jansson accepts as a UTF-8 string, and counts the
@@ -28,12 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BODY_LIMIT 65536 /* config_defaults: api_body_limit */
 #define JSON_DEPTH 16    /* api/http.h: HTTP_JSON_DEPTH */
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Copies of the tables in api/h_*.c. */
@@ -98,17 +100,38 @@ static const struct jsonv_field media_create[] = {
     {"filename", JV_STRING, 0, 0, 1024, 1},
     JSONV_END,
 };
+static const struct jsonv_field push_subscribe[] = {
+    {"endpoint", JV_STRING, 1, 1, 2048, 0},
+    {"keys", JV_OBJECT, 1, 0, 0, 0},
+    {"expirationTime", JV_ANY, 0, 0, 0, 1},
+    JSONV_END,
+};
+/* h_push_subscribe checks body.keys against this one in a second step. */
+static const struct jsonv_field push_keys[] = {
+    {"p256dh", JV_STRING, 1, 1, 200, 0},
+    {"auth", JV_STRING, 1, 1, 100, 0},
+    JSONV_END,
+};
 /* Not a handler's: every type and bound, so each branch of check_value is reachable. */
 static const struct jsonv_field all_types[] = {
-    {"s", JV_STRING, 0, 2, 5, 1},  {"m", JV_STRING, 0, 3, 0, 0}, {"i", JV_INT, 0, -5, 5, 0},
-    {"d", JV_ID, 0, 0, 0, 1},      {"b", JV_BOOL, 0, 0, 0, 0},   {"a", JV_ARRAY, 0, 1, 3, 0},
-    {"o", JV_OBJECT, 0, 0, 0, 1},  {"x", JV_ANY, 0, 0, 0, 0},    JSONV_END,
+    {"s", JV_STRING, 0, 2, 5, 1}, {"m", JV_STRING, 0, 3, 0, 0}, {"i", JV_INT, 0, -5, 5, 0},
+    {"d", JV_ID, 0, 0, 0, 1},     {"b", JV_BOOL, 0, 0, 0, 0},   {"a", JV_ARRAY, 0, 1, 3, 0},
+    {"o", JV_OBJECT, 0, 0, 0, 1}, {"x", JV_ANY, 0, 0, 0, 0},    JSONV_END,
 };
 
 static const struct jsonv_field *const tables[] = {
-    accounts_create, sessions_create,       sessions_refresh, me_patch,
-    conversations_create, conversations_patch, conversations_decline, members_add,
-    messages_send,   messages_edit,         receipts_mark,    media_create,
+    accounts_create,
+    sessions_create,
+    sessions_refresh,
+    me_patch,
+    conversations_create,
+    conversations_patch,
+    conversations_decline,
+    members_add,
+    messages_send,
+    messages_edit,
+    receipts_mark,
+    media_create,
     all_types,
 };
 
@@ -227,6 +250,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_accepted(obj, tables[t]);
         else
             check_error(&err);
+    }
+    if (jsonv_check(obj, push_subscribe, &err) == 0) {
+        const json_t *keys = json_object_get(obj, "keys");
+        check_accepted(obj, push_subscribe);
+        if (jsonv_check(keys, push_keys, &err) == 0)
+            check_accepted(keys, push_keys);
+        else
+            check_error(&err);
+    } else {
+        check_error(&err);
     }
     json_decref(obj);
     return 0;

@@ -39,7 +39,7 @@
 #define HELPERS_ARE_REAL 1
 #else
 #include "xalloc.h"
-#define HELPERS_ARE_REAL 0
+#define HELPERS_ARE_REAL   0
 
 /* Verbatim copy of parse_ids() from sse/listener.c (file-static there). */
 /* Parses "{1,2,3}" into a heap array. */
@@ -83,12 +83,12 @@ static int listener_parse_range(const char *payload, long long *first, long long
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define RANGE_PAGE 500 /* sse/listener.c */
@@ -130,7 +130,8 @@ static void check_range(const char *payload, int strict)
     if (rc != 0 || !strict)
         return;
     if (!(first >= 0 && first <= last && last <= LLONG_MAX - RANGE_PAGE)) {
-        fprintf(stderr, "range '%s' accepted as %lld:%lld\n", payload, first, last);
+        fprintf(stderr, "fuzz_check failed: range '%s' accepted as %lld:%lld\n", payload, first,
+                last);
         abort();
     }
 }

@@ -26,12 +26,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static struct config cfg;
@@ -72,15 +72,18 @@ static void check_decode(struct arena *a, const char *s, size_t n, int plus)
     fuzz_check(expect <= n);
 }
 
-static const char *const str_params[] = {"cd", "cursor", "exp", "filter", "k", "m", "n",
-                                         "q",  "sig",    "user_ids", "variant"};
+static const char *const str_params[] = {"cd", "cursor", "exp", "filter",   "k",      "m",
+                                         "n",  "q",      "sig", "user_ids", "variant"};
 static const struct {
     const char *name;
     long long min, max, def;
 } int_params[] = {
-    {"after", 0, 0x7fffffffffffffffLL, -1}, {"before", 1, 0x7fffffffffffffffLL, 0},
-    {"cursor", 0, 0x7fffffffffffffffLL, 0}, {"limit", 1, 100, 20},
-    {"limit", 1, 1000, 100},                {"limit", 1, 200, 50},
+    {"after", 0, 0x7fffffffffffffffLL, -1},
+    {"before", 1, 0x7fffffffffffffffLL, 0},
+    {"cursor", 0, 0x7fffffffffffffffLL, 0},
+    {"limit", 1, 100, 20},
+    {"limit", 1, 1000, 100},
+    {"limit", 1, 200, 50},
     {"timeout", 0, 60, 0},
 };
 
@@ -159,7 +162,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(r.status == 405 && r.resp_body != NULL);
         break;
     case ROUTER_NOT_FOUND:
-        fuzz_check(allow[0] == '\0');
+        /* allow may hold methods here: a route under another method matched the path
+         * before this method's route failed to decode a parameter. server_dispatch
+         * ignores allow on a 404. */
+        fuzz_check(strlen(allow) < sizeof allow);
         http_problem(&r, PROB_NOT_FOUND, NULL, "There is no resource at %s.", "this path");
         fuzz_check(r.status == 404 && r.resp_body != NULL);
         break;

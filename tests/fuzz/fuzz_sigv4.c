@@ -29,12 +29,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define MAX_PAIRS 16
@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int upper_hex(unsigned char c)
@@ -157,8 +157,7 @@ static void check_presigned(const char *url, const struct sigv4_request *r, long
         prev = part;
         nparts++;
     }
-    fuzz_check(seen_alg == 1 && seen_cred == 1 && seen_date == 1 && seen_exp == 1 &&
-               seen_sh == 1);
+    fuzz_check(seen_alg == 1 && seen_cred == 1 && seen_date == 1 && seen_exp == 1 && seen_sh == 1);
     fuzz_check(nparts == 5 + nq);
     free(canon);
 
@@ -191,7 +190,9 @@ static void check_authorization(const char *a, const char date[17])
     const char *sig = strstr(a, ", Signature=");
     fuzz_check(sh && sig && sh < sig && is_lower_hex64(sig + 12));
     fuzz_check(strlen(date) == 16 && date[8] == 'T' && date[15] == 'Z');
-    for (const char *p = a; *p; p++)
+    /* A header value: no controls (the access key may hold non-ASCII bytes; it comes
+     * from the config and the store would refuse it, but it cannot split the header). */
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
         fuzz_check(*p >= ' ' && *p != 0x7f);
 }
 
@@ -249,6 +250,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .expires = fields[4] ? strtoll(fields[4], NULL, 10) : 0,
         .now = fields[5] ? (time_t)strtoll(fields[5], NULL, 10) : 0,
     };
+    /*
+     * Known and reported, not fixed yet (README.md, finding S1): a signing time in the
+     * years just below INT_MAX overflows `tm.tm_year + 1900` in sign(). Skipped unless
+     * FUZZ_STRICT=1; anything past the year 9999 is still tried up to there.
+     */
+    const char *strict = getenv("FUZZ_STRICT");
+    if (r.now > 60000000000000000LL && !(strict && strcmp(strict, "1") == 0)) {
+        free(buf);
+        return 0;
+    }
+
     /* A NULL value ends the list early as far as the reference count goes. */
     long nq_valid = 0;
     while (nq_valid < nq && query[2 * nq_valid + 1])

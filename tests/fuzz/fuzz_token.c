@@ -11,12 +11,14 @@
  *     key: what an attacker cannot make, but what exercises the claim checks. A token
  *     accepted this way must satisfy every documented claim rule.
  *
+ * Known findings are skipped unless FUZZ_STRICT=1 (see known_iat_overflow).
  * FUZZ_TOKEN_PRINT=1 in the environment prints the issued tokens (seed material) and exits.
  */
 #include "crypto.h"
 #include "token.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,21 +27,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static const unsigned char key[] = "fuzz-key-0123456789abcdef0123456789abcdef";
 #define KEYLEN (sizeof key - 1)
-#define NOW ((time_t)1700000000)
+#define NOW    ((time_t)1700000000)
 
-static char *issued_access;   /* sub 42, sid 7, jti "jti-1", 900 s */
-static char *issued_ticket;   /* sub 5, sid 0, no jti, 30 s */
-static char *issued_expired;  /* access, sub 42, issued an hour before NOW */
+static char *issued_access;  /* sub 42, sid 7, jti "jti-1", 900 s */
+static char *issued_ticket;  /* sub 5, sid 0, no jti, 30 s */
+static char *issued_expired; /* access, sub 42, issued an hour before NOW */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -72,15 +74,19 @@ static void verify_client_token(const char *tok)
             continue;
         if (i == 0) {
             if (strcmp(tok, issued_access) != 0) {
-                fprintf(stderr, "accepted a token that was never issued:\n%s\nissued:\n%s\n",
-                        tok, issued_access);
+                fprintf(
+                    stderr,
+                    "fuzz_check failed: accepted a token that was never issued:\n%s\nissued:\n%s\n",
+                    tok, issued_access);
                 abort();
             }
             fuzz_check(c.sub == 42 && c.sid == 7 && strcmp(c.jti, "jti-1") == 0);
         } else {
             if (strcmp(tok, issued_ticket) != 0) {
-                fprintf(stderr, "accepted a token that was never issued:\n%s\nissued:\n%s\n",
-                        tok, issued_ticket);
+                fprintf(
+                    stderr,
+                    "fuzz_check failed: accepted a token that was never issued:\n%s\nissued:\n%s\n",
+                    tok, issued_ticket);
                 abort();
             }
             fuzz_check(c.sub == 5 && c.sid == 0 && c.jti[0] == '\0');
@@ -99,8 +105,28 @@ static long long int_claim(json_t *j, const char *name, int *ok)
     return (long long)json_integer_value(v);
 }
 
+/*
+ * Known and reported, not fixed yet (README.md, finding T1): an iat below
+ * LLONG_MIN + TOKEN_SKEW overflows in check_claims(). Skipped unless FUZZ_STRICT=1 so
+ * that fuzzing goes on looking for something new; drop this once token.c is fixed.
+ */
+static int known_iat_overflow(const char *claims)
+{
+    json_t *j = json_loads(claims, 0, NULL);
+    json_t *iat = json_object_get(j, "iat");
+    int hit = json_is_integer(iat) && json_integer_value(iat) < LLONG_MIN + TOKEN_SKEW;
+    json_decref(j);
+    return hit;
+}
+
 static void verify_signed_claims(const char *claims, const char *header)
 {
+    static int strict = -1;
+    if (strict < 0)
+        strict = getenv("FUZZ_STRICT") && strcmp(getenv("FUZZ_STRICT"), "1") == 0;
+    if (!strict && known_iat_overflow(claims))
+        return;
+
     char *h64 = crypto_b64url_encode((const unsigned char *)header, strlen(header));
     char *c64 = crypto_b64url_encode((const unsigned char *)claims, strlen(claims));
     size_t n = strlen(h64) + strlen(c64) + 2;

@@ -27,12 +27,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int has_control(const char *s)
@@ -74,7 +74,7 @@ static void check_uuid(const char *s)
     fuzz_check(strlen(s) == 36);
     for (int i = 0; i < 36; i++)
         fuzz_check((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-'
-                                                            : isxdigit((unsigned char)s[i]));
+                                                             : isxdigit((unsigned char)s[i]));
 }
 
 static void check_timestamp(const char *s)

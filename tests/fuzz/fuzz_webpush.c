@@ -33,12 +33,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define fuzz_check(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
-            abort();                                                                           \
-        }                                                                                      \
+#define fuzz_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* RFC 8291 section 5. */
@@ -153,12 +153,15 @@ static void check_origin(const char *url, unsigned flags)
     int oko = curl_parse(origin, &po);
     if (okp) {
         if (!oko) {
-            fprintf(stderr, "curl reads the endpoint %s but not its origin %s\n", url, origin);
+            fprintf(stderr, "fuzz_check failed: curl reads the endpoint %s but not its origin %s\n",
+                    url, origin);
             abort();
         }
         if (strcasecmp(pu.scheme, po.scheme) != 0 || !same_host(pu.host, po.host) ||
             strcmp(pu.port, po.port) != 0) {
-            fprintf(stderr, "endpoint %s: curl connects to %s://%s:%s, origin %s is %s://%s:%s\n",
+            fprintf(stderr,
+                    "fuzz_check failed: endpoint %s: curl connects to %s://%s:%s, origin %s is "
+                    "%s://%s:%s\n",
                     url, pu.scheme, pu.host, pu.port, origin, po.scheme, po.host, po.port);
             abort();
         }
@@ -168,8 +171,10 @@ static void check_origin(const char *url, unsigned flags)
             char h[300];
             snprintf(h, sizeof h, "%.*s", (int)ohlen, ohost);
             if (!same_host(h, pu.host)) {
-                fprintf(stderr, "endpoint %s: origin host '%s' but curl connects to '%s'\n", url,
-                        h, pu.host);
+                fprintf(
+                    stderr,
+                    "fuzz_check failed: endpoint %s: origin host '%s' but curl connects to '%s'\n",
+                    url, h, pu.host);
                 abort();
             }
         }

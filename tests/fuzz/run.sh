@@ -10,8 +10,9 @@
 #                                          corpus), crashes to build/fuzz/artifacts/<target>/;
 #                                          non-zero if anything was found
 #   bash tests/fuzz/run.sh repro [DIR]     run every file of DIR/<target>/ (default
-#                                          tests/fuzz/crashes) through its target; non-zero
-#                                          if any still fails (to check a fix)
+#                                          tests/fuzz/crashes) through its target with
+#                                          FUZZ_STRICT=1 (known, reported findings are checked
+#                                          too); non-zero if any still fails (to check a fix)
 #
 # Environment: FUZZ_CC (default clang), FUZZ_TARGETS="fuzz_a fuzz_b" (a subset),
 # FUZZ_ARGS (extra libFuzzer flags for `fuzz`), FUZZ_JOBS (targets fuzzed at once, default 1).
@@ -151,8 +152,8 @@ target_flags() { # extra libFuzzer flags from "FUZZ_FLAGS: ..." in the source
 
 # ---- regress -------------------------------------------------------------------------
 
-run_files() { # label dir-of-target-dirs
-    local base=$1 failed=0 t files n
+run_files() { # dir-of-target-dirs log-label
+    local base=$1 label=$2 failed=0 t files n
     for t in $(targets); do
         files=()
         if [[ -d $base/$t ]]; then
@@ -164,7 +165,7 @@ run_files() { # label dir-of-target-dirs
             printf '  %-18s no inputs in %s/%s\n' "$t" "$base" "$t"
             continue
         fi
-        local log=$OUT/logs/$t.regress.log
+        local log=$OUT/logs/$t.$label.log
         mkdir -p "$OUT/logs"
         # One process per file: a crash names its input and the rest still run.
         local bad=0 f
@@ -177,7 +178,8 @@ run_files() { # label dir-of-target-dirs
         done
         if ((bad)); then
             failed=$((failed + bad))
-            grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" | sed 's/^/        /' | head -20
+            grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" | grep -v 'deadly signal' |
+                sed 's/^/        /' | head -20
         else
             printf '  %-18s %3d inputs ok\n' "$t" "$n"
         fi
@@ -189,7 +191,7 @@ regress() {
     check_features
     build
     echo "fuzz: regression run over $FUZZ_DIR/corpus"
-    if run_files "$FUZZ_DIR/corpus"; then
+    if run_files "$FUZZ_DIR/corpus" regress; then
         echo "fuzz: regress ok"
     else
         echo "fuzz: regress FAILED" >&2
@@ -199,10 +201,12 @@ regress() {
 
 repro() {
     local dir=${1:-$FUZZ_DIR/crashes}
+    # Targets skip findings already reported (so fuzzing looks for new ones) unless strict.
+    export FUZZ_STRICT=1
     check_features
     build
     echo "fuzz: reproducers in $dir"
-    if run_files "$dir"; then
+    if run_files "$dir" repro; then
         echo "fuzz: no reproducer fails any more"
     else
         echo "fuzz: some reproducers still fail" >&2
@@ -215,28 +219,36 @@ repro() {
 fuzz_one() { # target seconds
     local t=$1 secs=$2 scratch=$OUT/corpus/$1 art=$OUT/artifacts/$1/ log=$OUT/logs/$1.fuzz.log
     mkdir -p "$scratch" "$art" "$OUT/logs"
-    local extra
+    local extra start
     extra=$(target_flags "$t")
+    touch "$OUT/logs/$t.stamp"
+    start=$(date +%s)
     # The scratch dir comes first: libFuzzer writes new inputs only to the first corpus dir.
     # shellcheck disable=SC2086
     "$BIN/$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$art" $extra ${FUZZ_ARGS:-} "$scratch" "$FUZZ_DIR/corpus/$t" \
         >"$log" 2>&1 || true
+    echo $(($(date +%s) - start)) >"$OUT/logs/$t.seconds"
 }
 
 summary_line() { # target
     local t=$1 log=$OUT/logs/$1.fuzz.log art=$OUT/artifacts/$1
-    local execs secs new found
+    local execs secs new rate found
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
     new=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
-    [[ -z $secs ]] && secs=$(grep -oE 'exec/s: [0-9]+' "$log" >/dev/null && echo "?")
-    found=$(find "$art" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
-        -o -name 'oom-*' -o -name 'slow-unit-*' \) 2>/dev/null | wc -l)
-    printf '  %-18s execs %-10s new inputs %-6s found %s\n' "$t" "${execs:-?}" "${new:-?}" "$found"
+    secs=$(cat "$OUT/logs/$t.seconds" 2>/dev/null || echo '?')
+    rate='?'
+    [[ -n $execs && $secs =~ ^[0-9]+$ && $secs -gt 0 ]] && rate=$((execs / secs))
+    # Only what this run wrote: older artifacts stay where they are but are not counted.
+    found=$(find "$art" -maxdepth 1 -type f -newer "$OUT/logs/$t.stamp" \( -name 'crash-*' \
+        -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'slow-unit-*' \) |
+        wc -l)
+    printf '  %-16s %5ss  execs %-9s (%s/s)  new inputs %-5s found %s\n' "$t" "$secs" \
+        "${execs:-?}" "$rate" "${new:-?}" "$found"
     if ((found)); then
-        find "$art" -maxdepth 1 -type f | sed 's/^/      /'
-        grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" | head -5 | sed 's/^/      /'
+        find "$art" -maxdepth 1 -type f -newer "$OUT/logs/$t.stamp" | sed 's/^/      /'
+        grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" |
+            head -5 | sed 's/^/      /'
     elif [[ -z $execs ]]; then
         echo "      (no final stats: see $log)"
         return 1
