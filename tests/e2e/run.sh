@@ -170,7 +170,7 @@ else
     tests=(tests/e2e/*.test.mjs)
 fi
 
-MISSIVE_STACK_ENV="$dir/stack.env" node --test --test-concurrency=1 --test-timeout=120000 "${tests[@]}"
+MISSIVE_STACK_ENV="$dir/stack.env" node --test --test-concurrency=1 --test-timeout=600000 "${tests[@]}"
 status=$?
 
 # ---- the media tests again, against the s3 storage backend (Swift's s3api)
@@ -213,7 +213,7 @@ run_s3() {
         print_log_tails "$dir2"
         return 1
     fi
-    MISSIVE_STACK_ENV="$dir2/stack.env" node --test --test-concurrency=1 --test-timeout=120000 \
+    MISSIVE_STACK_ENV="$dir2/stack.env" node --test --test-concurrency=1 --test-timeout=600000 \
         tests/e2e/media.test.mjs || { log "s3: media tests failed"; print_log_tails "$dir2"; return 1; }
 }
 media_selected=0
