@@ -18,9 +18,10 @@
 #                  flow; nothing sent during a gap may be lost
 # Each scenario runs on a fresh missive-sse (a clean process: its RSS, its
 # counters); after it, missive-sse is stopped with SIGTERM and the time it takes
-# to exit is reported (SIGKILL after 30 s). Streams go straight to missive-sse (not through nginx); BENCH_BIG's
-# idle run adds BENCH_SSE_EXTRA more missive-sse processes on their own ports
-# (a process may hold at most 20,000 files here). Prints every result line,
+# to exit is reported (SIGKILL after 30 s). Streams go straight to missive-sse
+# (not through nginx); BENCH_BIG's idle run adds BENCH_SSE_EXTRA more
+# missive-sse processes on their own ports (a process may hold at most 20,000
+# files here). A default run takes ~5 minutes, BENCH_BIG=1 15-20. Prints every result line,
 # then a summary and how the machine's cores were shared, and stops everything
 # it started (always, also on failure or Ctrl-C). Prints numbers, asserts
 # nothing; exits non-zero only when a step fails. See bench/README.md.
@@ -361,7 +362,7 @@ for s in $ONLY; do
         printf '%-11s %s\n' "" "kernel, not in any RSS (both ends of a stream): slab +$(kv "$o" kernel slab_bytes_per_stream) bytes/stream, TCP buffers +$(kv "$o" kernel tcp_mem_bytes_per_stream); load tool RSS $(mib "$(kv "$o" tool rss_kib)") MiB"
         ;;
     latency | group | reconnect)
-        printf '%-11s %s\n' "$s" "sent $(kv "$o" send ok)/$(kv "$o" send msgs) at $(kv "$o" send rate) (target $(kv "$o" send target_rate)), POST p50 $(kv "$o" send post_p50) p99 $(kv "$o" send post_p99)"
+        printf '%-11s %s\n' "$s" "sent $(kv "$o" send ok)/$(kv "$o" send msgs) (of $(kv "$o" send planned) planned) at $(kv "$o" send rate) (target $(kv "$o" send target_rate)), POST p50 $(kv "$o" send post_p50) p99 $(kv "$o" send post_p99), sender late by >10ms: $(kv "$o" send late_10ms)"
         printf '%-11s %s\n' "" "delivered $(kv "$o" deliver delivered)/$(kv "$o" deliver expected): lost $(kv "$o" deliver lost), dup $(kv "$o" deliver dup), misdelivered $(kv "$o" deliver misdelivered), out-of-order $(kv "$o" deliver out_of_order)"
         printf '%-11s %s\n' "" "send->receive p50 $(kv "$o" deliver p50) p90 $(kv "$o" deliver p90) p99 $(kv "$o" deliver p99) max $(kv "$o" deliver max)"
         if [ "$s" = group ]; then

@@ -2616,8 +2616,8 @@ static void report_sends(double window_s)
             err++;
         }
     }
-    printf("send msgs=%zu ok=%ld errors=%ld target_rate=%.1f/s rate=%.1f/s late_10ms=%ld ", nl, ok,
-           err, o.rate, window_s > 0 ? (double)nl / window_s : 0.0, late);
+    printf("send planned=%ld msgs=%zu ok=%ld errors=%ld target_rate=%.1f/s rate=%.1f/s late_10ms=%ld ",
+           g_nmsgs, nl, ok, err, o.rate, window_s > 0 ? (double)nl / window_s : 0.0, late);
     print_pcts("post_", post, np);
     printf(" lag_max=%.2fms\n", nl ? (qsort(lag, nl, sizeof *lag, cmp_u32), lag[nl - 1] / 1000.0) : 0.0);
     fflush(stdout);

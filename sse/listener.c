@@ -41,7 +41,13 @@ struct listener {
     pthread_t tid;
     int started;
     unsigned long long delivered; /* events fanned out */
+    /* Typing and presence notices waiting their turn: stored events always go
+     * first, ephemeral notices a batch at a time in between. */
+    char **notes;
+    size_t nnotes, notes_head, notes_cap;
 };
+
+#define NOTES_PER_TURN 256
 
 /* Parses "{1,2,3}" into a heap array. */
 static size_t parse_ids(const char *text, long long **out)
@@ -106,6 +112,29 @@ static int catch_up(struct listener *l, long long upto)
         l->watermark = last;
     }
     return 0;
+}
+
+/* Presence notices of several users: one audience query for all of them. */
+static void presence_batch(struct listener *l, char **payloads, const long long *users, size_t n)
+{
+    char *list = xmalloc(n * 21 + 3), *o = list;
+    PGresult *r;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++)
+        o += sprintf(o, "%s%lld", i ? "," : "", users[i]);
+    strcpy(o, "}");
+    const char *p[1] = {list};
+    r = query(l, "SELECT missive_presence_audience(u) FROM unnest($1::bigint[]) WITH ORDINALITY AS x(u, k)"
+                 " ORDER BY k",
+              1, p);
+    for (int i = 0; r && i < PQntuples(r) && (size_t)i < n; i++) {
+        long long *audience = NULL;
+        size_t na = parse_ids(PQgetvalue(r, i, 0), &audience);
+        hub_deliver_ephemeral(l->hub, "presence", payloads[i], strlen(payloads[i]), audience, na);
+        free(audience);
+    }
+    PQclear(r);
+    free(list);
 }
 
 /* typing / presence notices: who may see them is asked of the database. */
@@ -177,18 +206,66 @@ static int connect_and_listen(struct listener *l)
     return catch_up(l, now);
 }
 
-static void handle(struct listener *l, PGnotify *n)
+/* Takes every pending notification: fans out stored events at once, queues the rest. */
+static void drain(struct listener *l)
 {
-    if (strcmp(n->relname, "missive_events") == 0) {
-        const char *colon = strchr(n->extra, ':');
-        long long last = strtoll(colon ? colon + 1 : n->extra, NULL, 10);
-        if (last > l->watermark && catch_up(l, last) != 0)
-            log_warn("listener_fanout", "events up to %lld wait for the next notice", last);
-    } else if (strcmp(n->relname, "missive_sessions") == 0) {
-        hub_end_session(l->hub, strtoll(n->extra, NULL, 10));
-    } else if (strcmp(n->relname, "missive_ephemeral") == 0) {
-        ephemeral(l, n->extra);
+    PGnotify *n;
+    long long last = -1;
+
+    while ((n = PQnotifies(l->conn)) != NULL) {
+        if (strcmp(n->relname, "missive_events") == 0) {
+            const char *colon = strchr(n->extra, ':');
+            long long x = strtoll(colon ? colon + 1 : n->extra, NULL, 10);
+            if (x > last)
+                last = x;
+        } else if (strcmp(n->relname, "missive_sessions") == 0) {
+            hub_end_session(l->hub, strtoll(n->extra, NULL, 10));
+        } else if (strcmp(n->relname, "missive_ephemeral") == 0) {
+            if (l->nnotes == l->notes_cap) {
+                l->notes_cap = l->notes_cap ? l->notes_cap * 2 : 256;
+                l->notes = xrealloc(l->notes, l->notes_cap * sizeof *l->notes);
+            }
+            l->notes[l->nnotes++] = xstrdup(n->extra);
+        }
+        PQfreemem(n);
     }
+    if (last > l->watermark && catch_up(l, last) != 0)
+        log_warn("listener_fanout", "events up to %lld wait for the next notice", last);
+}
+
+/* Handles up to NOTES_PER_TURN queued notices; presence ones in one query. */
+static void notes_turn(struct listener *l)
+{
+    size_t end = l->notes_head + NOTES_PER_TURN < l->nnotes ? l->notes_head + NOTES_PER_TURN
+                                                            : l->nnotes;
+    char **pres = xcalloc(NOTES_PER_TURN, sizeof *pres);
+    long long *users = xcalloc(NOTES_PER_TURN, sizeof *users);
+    size_t np = 0;
+
+    for (size_t i = l->notes_head; i < end; i++) {
+        const char *note = l->notes[i];
+        json_t *j = json_loads(note, 0, NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        long long u = json_integer_value(json_object_get(j, "user_id"));
+        if (type && strcmp(type, "presence") == 0) {
+            if (u > 0) {
+                pres[np] = l->notes[i];
+                users[np++] = u;
+            }
+        } else {
+            ephemeral(l, note);
+        }
+        json_decref(j);
+    }
+    if (np)
+        presence_batch(l, pres, users, np);
+    for (size_t i = l->notes_head; i < end; i++)
+        free(l->notes[i]);
+    l->notes_head = end;
+    if (l->notes_head == l->nnotes)
+        l->notes_head = l->nnotes = 0;
+    free(pres);
+    free(users);
 }
 
 static void *run(void *arg)
@@ -214,7 +291,8 @@ static void *run(void *arg)
         }
         fds[0] = (struct pollfd){PQsocket(l->conn), POLLIN, 0};
         fds[1] = (struct pollfd){l->stop_pipe[0], POLLIN, 0};
-        if (poll(fds, 2, 1000) < 0 && errno != EINTR)
+        /* With notices queued, only look for new input, don't wait for it. */
+        if (poll(fds, 2, l->nnotes ? 0 : 1000) < 0 && errno != EINTR)
             break;
         if (fds[1].revents)
             break;
@@ -224,11 +302,9 @@ static void *run(void *arg)
             l->conn = NULL;
             continue;
         }
-        PGnotify *n;
-        while ((n = PQnotifies(l->conn)) != NULL) {
-            handle(l, n);
-            PQfreemem(n);
-        }
+        drain(l);
+        if (l->nnotes)
+            notes_turn(l);
     }
     return NULL;
 }
@@ -262,6 +338,9 @@ void listener_free(struct listener *l)
     close(l->stop_pipe[1]);
     if (l->conn)
         PQfinish(l->conn);
+    for (size_t i = l->notes_head; i < l->nnotes; i++)
+        free(l->notes[i]);
+    free(l->notes);
     free(l->conninfo);
     free(l);
 }

@@ -62,8 +62,14 @@ static void call(struct presence *p, const char *fn, const long long *users, siz
     char *sql = xasprintf("SELECT %s($1, $2, $3)", fn);
     const char *params[3] = {p->instance, list, timeout};
     snprintf(timeout, sizeof timeout, "%d", p->cfg->presence_timeout);
-    if (db_exec(p->db, NULL, sql, 3, params) != DB_OK)
+    for (int attempt = 0; attempt < 3; attempt++) {
+        enum db_status st = db_exec(p->db, NULL, sql, 3, params);
+        if (st == DB_OK)
+            break;
         log_warn("presence", "%s for %zu users: %s", fn, n, db_last_error(p->db));
+        if (st != DB_RETRY)
+            break;
+    }
     free(sql);
     free(list);
 }

@@ -30,6 +30,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -501,6 +502,17 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* libmicrohttpd's own messages, as JSON lines like ours. Most are a client
+ * that went away mid-answer: routine, hence debug. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    log_debug("libmicrohttpd", "%s", line);
+}
+
 struct server *server_new(const struct config *cfg)
 {
     struct server *srv = xcalloc(1, sizeof *srv);
@@ -526,7 +538,8 @@ struct server *server_new(const struct config *cfg)
         /* Suspended streams never time out; a stream being written to is never idle
          * longer than a heartbeat; anything else idle for 60 s goes. */
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("listen", "cannot listen on %s", cfg->sse_listen);
         goto fail;

@@ -101,16 +101,22 @@ CREATE TABLE presence (
 CREATE INDEX presence_by_instance ON presence (instance_id);
 ALTER TABLE users ADD COLUMN last_active_at timestamptz;
 
--- The users who may see p_user's presence and typing: they share an active
--- conversation (both active members: not a pending request) and neither has
--- blocked the other.
+-- The users who may see p_user's presence: they share an active direct
+-- conversation or a small group (both active members: not a pending request),
+-- and neither has blocked the other. Large groups are left out on purpose, as
+-- Messenger and WhatsApp do: a thousand members coming online would otherwise
+-- be a million notices.
 CREATE FUNCTION missive_presence_audience(p_user bigint) RETURNS bigint[]
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(DISTINCT o.user_id), '{}')
     FROM members me
+    JOIN conversations c ON c.id = me.conversation_id
     JOIN members o ON o.conversation_id = me.conversation_id AND o.user_id <> me.user_id
                   AND o.state = 'active'
     WHERE me.user_id = p_user AND me.state = 'active'
+      AND (c.kind = 'direct'
+           OR (SELECT count(*) FROM members g WHERE g.conversation_id = c.id
+               AND g.state = 'active') <= 32)
       AND NOT missive_blocked(p_user, o.user_id)
 $$;
 
@@ -148,6 +154,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     u bigint;
 BEGIN
+    -- Users rows in id order first: several instances changing the same users
+    -- at once must not lock them in different orders (deadlock).
+    PERFORM 1 FROM users WHERE id = ANY (p_users) ORDER BY id FOR NO KEY UPDATE;
     FOR u IN
         INSERT INTO presence (user_id, instance_id)
         SELECT x, p_instance FROM unnest(p_users) x
@@ -171,6 +180,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     u bigint;
 BEGIN
+    PERFORM 1 FROM users WHERE id = ANY (p_users) ORDER BY id FOR NO KEY UPDATE;
     FOR u IN
         DELETE FROM presence WHERE instance_id = p_instance AND user_id = ANY (p_users)
         RETURNING user_id
@@ -191,6 +201,10 @@ DECLARE
 BEGIN
     INSERT INTO sse_instances (id) VALUES (p_instance)
     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now();
+    PERFORM 1 FROM users WHERE id IN (
+        SELECT p.user_id FROM presence p JOIN sse_instances i ON i.id = p.instance_id
+        WHERE i.heartbeat_at < now() - make_interval(secs => p_timeout))
+    ORDER BY id FOR NO KEY UPDATE;
     FOR r IN
         DELETE FROM presence p USING sse_instances i
         WHERE i.id = p.instance_id AND i.heartbeat_at < now() - make_interval(secs => p_timeout)
