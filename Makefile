@@ -2,8 +2,9 @@
 #
 #   make            build bin/missive-{api,sse,worker,migrate}
 #   make run        install what is missing, build, start the whole stack on 127.0.0.1:8080
-#   make test       install what is missing, build, run every test (unit, contract lint,
-#                   end-to-end, then all of it again under AddressSanitizer + UBSan)
+#   make test       install what is missing, build, run every test: unit tests (release and
+#                   AddressSanitizer + UBSan builds), the OpenAPI lint, and the end-to-end
+#                   suite against the sanitizer build
 #   make SANITIZE=1 build the sanitizer variant into build/asan/bin
 #   make bench      run the benchmarks under bench/ (prints numbers, asserts nothing)
 
@@ -102,10 +103,12 @@ test-asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 all unit
 	@MISSIVE_BIN_DIR=$(abspath build/asan/bin) bash tests/e2e/run.sh
 
+# The end-to-end suite runs once, against the sanitizer build: it is where memory
+# and UB errors would show, and running it twice would double the time.
+# `make test-e2e` runs it against the release build.
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory lint-openapi
-	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-asan
 
 bench: all
