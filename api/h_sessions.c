@@ -181,7 +181,8 @@ void h_sessions_refresh(struct req *r)
                  "  expires_at = now() + make_interval(secs => $3::int)"
                  "  WHERE id IN (SELECT session_id FROM spent))"
                  " SELECT u.id, u.username, u.display_name, "
-                 SQL_TS("u.created_at") ", u.dm_policy, u.send_read_receipts, spent.session_id"
+                 SQL_TS("u.created_at") ", u.dm_policy, u.send_read_receipts, u.push_previews,"
+                 " spent.session_id"
                  " FROM spent JOIN users u ON u.id = spent.user_id",
                  3, p);
     if (st != DB_OK) {

@@ -24,6 +24,7 @@ json_t *h_user_json(const PGresult *res, int row, int full)
         json_object_set_new(o, "dm_policy", json_string(PQgetvalue(res, row, 4)));
         json_object_set_new(o, "send_read_receipts",
                             json_boolean(PQgetvalue(res, row, 5)[0] == 't'));
+        json_object_set_new(o, "push_previews", json_boolean(PQgetvalue(res, row, 6)[0] == 't'));
     }
     return o;
 }
@@ -59,6 +60,7 @@ void h_me_patch(struct req *r)
         {"display_name", JV_STRING, 0, 0, 0, 0},
         {"dm_policy", JV_STRING, 0, 0, 0, 0},
         {"send_read_receipts", JV_BOOL, 0, 0, 0, 0},
+        {"push_previews", JV_BOOL, 0, 0, 0, 0},
         JSONV_END,
     };
     json_t *body = http_body(r, fields);
@@ -85,14 +87,17 @@ void h_me_patch(struct req *r)
     }
     snprintf(idtext, sizeof idtext, "%lld", r->user_id);
     const json_t *receipts = json_object_get(body, "send_read_receipts");
-    const char *p[4] = {idtext, display, policy,
-                        receipts ? (json_is_true(receipts) ? "true" : "false") : NULL};
+    const json_t *previews = json_object_get(body, "push_previews");
+    const char *p[5] = {idtext, display, policy,
+                        receipts ? (json_is_true(receipts) ? "true" : "false") : NULL,
+                        previews ? (json_is_true(previews) ? "true" : "false") : NULL};
     st = db_exec(r->db, &res,
                  "UPDATE users SET display_name = coalesce($2, display_name),"
                  " dm_policy = coalesce($3, dm_policy),"
-                 " send_read_receipts = coalesce($4::boolean, send_read_receipts), updated_at = now()"
+                 " send_read_receipts = coalesce($4::boolean, send_read_receipts),"
+                 " push_previews = coalesce($5::boolean, push_previews), updated_at = now()"
                  " WHERE id = $1 RETURNING " H_USER_COLUMNS,
-                 4, p);
+                 5, p);
     if (st != DB_OK) {
         http_db_error(r, st);
         return;

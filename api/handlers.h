@@ -92,7 +92,7 @@ void h_ops_metrics(struct req *r);
  * full adds the last three,
  * which only the user themself sees. */
 json_t *h_user_json(const PGresult *res, int row, int full);
-#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at") ", dm_policy, send_read_receipts"
-#define H_USER_NCOLUMNS 6
+#define H_USER_COLUMNS "id, username, display_name, " SQL_TS("created_at") ", dm_policy, send_read_receipts, push_previews"
+#define H_USER_NCOLUMNS 7
 
 #endif

@@ -8,6 +8,7 @@
 #include "netguard.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -152,11 +153,35 @@ const char *netguard_classify_text(const char *text)
     return "invalid";
 }
 
+/*
+ * 1 if host ends in a numeric label (decimal, or 0x hex) without being a dotted
+ * quad: an IPv4 address spelt another way ("2130706433", "0x7f.1", "127.1"),
+ * which resolvers and libcurl turn into an address. The origin we sign for
+ * would then not be the host we connect to; no push service uses such names.
+ */
+static int odd_ipv4(const char *host)
+{
+    struct in_addr a;
+    const char *last = strrchr(host, '.');
+    last = last ? last + 1 : host;
+    if (!*last)
+        return 0;
+    int hex = (last[0] == '0' && (last[1] == 'x' || last[1] == 'X'));
+    for (const char *p = last + (hex ? 2 : 0); *p; p++)
+        if (hex ? !isxdigit((unsigned char)*p) : !isdigit((unsigned char)*p))
+            return 0;
+    return inet_pton(AF_INET, host, &a) != 1;
+}
+
 int netguard_check_host(const char *host, int allow_private, char *why, size_t whylen)
 {
     struct addrinfo hints, *res = NULL;
     int rc, ret = 0;
 
+    if (odd_ipv4(host)) {
+        snprintf(why, whylen, "the host %s is not a DNS name or a dotted-quad IPv4 address", host);
+        return -1;
+    }
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -33,7 +33,9 @@ const char *netguard_classify_text(const char *text);
  * Resolves host (a DNS name or an IP literal, IPv6 without brackets) and checks
  * every address it resolves to. 0 if all are public (or allow_private is set
  * and it resolves at all); -1 with a one-line reason in why when one is not or
- * the name does not resolve. Blocks for as long as getaddrinfo() does.
+ * the name does not resolve. IPv4 addresses spelt other than as a dotted quad
+ * ("2130706433", "0x7f.1", "127.1") are refused whatever allow_private says.
+ * Blocks for as long as getaddrinfo() does.
  */
 int netguard_check_host(const char *host, int allow_private, char *why, size_t whylen);
 

@@ -340,7 +340,7 @@ LANGUAGE sql STABLE AS $$
            'counter', 'Pushes accepted by a push service (2xx).'
     UNION ALL
     SELECT 'missive_push_failed_total', 'status="' || s.label || '"', s.value::float8, 'counter',
-           'Push attempts that failed, by HTTP status (or network, local).'
+           'Push attempts that failed, by HTTP status (or network, refused, local).'
     FROM push_stats s WHERE s.name = 'failed'
     UNION ALL
     SELECT 'missive_push_retried_total', '',

@@ -22,7 +22,7 @@ test('create account: 201, Location, User body, default display_name', async () 
   const res = await post({ username, password: randomPassword() });
   assertStatus(res, 201);
   assert.equal(res.contentType, 'application/json');
-  assert.deepEqual(Object.keys(res.body).sort(), ['created_at', 'display_name', 'dm_policy', 'id', 'send_read_receipts', 'username']);
+  assert.deepEqual(Object.keys(res.body).sort(), ['created_at', 'display_name', 'dm_policy', 'id', 'push_previews', 'send_read_receipts', 'username']);
   assert.equal(res.body.username, username);
   assert.equal(res.body.display_name, username);
   assert.ok(Number.isInteger(res.body.id) && res.body.id > 0);

@@ -22,7 +22,7 @@ const problem = (status, slug, extra = {}, fields = {}) => {
   return { status, headers: H({ 'content-type': 'application/problem+json', ...extra }), body, text: JSON.stringify(body) };
 };
 const user = {
-  id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z', dm_policy: 'anyone', send_read_receipts: true,
+  id: 7, username: 'alice', display_name: 'Alice', created_at: '2025-01-31T12:00:00Z', dm_policy: 'anyone', send_read_receipts: true, push_previews: true,
 };
 const publicUser = { id: 7, username: 'alice', display_name: 'Alice' };
 const session = {
@@ -66,6 +66,10 @@ test('openapi.yaml parses as OpenAPI 3.1 with the documented operations', () => 
     'GET /v1/stream openEventStream',
     'POST /v1/media createMedia',
     'GET /v1/media/{id} getMedia',
+    'GET /v1/push/vapid-key getVapidKey',
+    'POST /v1/push/subscriptions createPushSubscription',
+    'GET /v1/push/subscriptions listPushSubscriptions',
+    'DELETE /v1/push/subscriptions/{id} deletePushSubscription',
     'GET /v1/users listUsers',
     'GET /v1/users/{id} getUser',
     'PATCH /v1/conversations/{id} updateConversation',

@@ -186,6 +186,11 @@ test('subscriptions are validated', { skip }, async () => {
   assertProblem(await post({ endpoint: 'ftp://example.com/x', keys }), 422, 'validation', 'endpoint');
   assertProblem(await post({ endpoint: `https://user@${ok.slice(8)}`, keys }), 422, 'validation', 'endpoint');
   assertProblem(await post({ endpoint: 'https://no-such-host.invalid/push/x', keys }), 422, 'validation', 'endpoint');
+  // Other spellings of an IPv4 address: the origin we sign for would not be the host we reach.
+  const port = new URL(RX).port;
+  for (const host of ['2130706433', '0x7f.1', '127.1']) {
+    assertProblem(await post({ endpoint: `https://${host}:${port}/push/x`, keys }), 422, 'validation', 'endpoint');
+  }
   assertProblem(await post({ endpoint: `https://${'a'.repeat(2100)}.example/x`, keys }), 400, 'bad-request', 'endpoint');
   // p256dh: a point on P-256, uncompressed, 65 bytes; auth: 16 bytes.
   assertProblem(await post({ endpoint: ok, keys: { ...keys, p256dh: b64(65) } }), 422, 'validation', 'keys.p256dh');

@@ -7,15 +7,21 @@
  *     config_dump. When the value has no newline (the file cannot hold one) the dump is
  *     loaded back and dumped again, and the two dumps must be the same text: that is the
  *     promise of needs_quotes() ("quoting is needed when trimming would otherwise change
- *     the value on reload"), secret lines aside (the dump hides secrets).
+ *     the value on reload"), secret and db_url lines aside.
+ *     Whatever libpq reads as db_url's password must not be in the dump (it goes to
+ *     logs): checked against PQconninfoParse, libpq's own parser.
  *  2. The whole input as a config file: config_load on a memfd (config.h has no stream
- *     API; the path is /proc/self/fd/N), then config_validate and config_dump.
+ *     API; the path is /proc/self/fd/N), then config_validate, the password check and
+ *     config_dump.
  * Plus storage_check_media_types on the whole input as a media_types value.
  *
  * MISSIVE_* variables are removed from the environment first (config_load reads them).
  */
 #include "config.h"
 #include "storage.h"
+
+#include <ctype.h>
+#include <libpq-fe.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -79,16 +85,22 @@ static char *dump(const struct config *cfg, size_t *len)
     return text;
 }
 
-/* The dump without the secret lines ("(unset)" / "(set, N bytes)": not values). */
-static char *without_secrets(const char *text)
+/*
+ * The dump without the lines that are not values: secrets ("(unset)" / "(set, N
+ * bytes)"), db_url, and any line the redaction touched ("***": print_redacted runs on
+ * every string setting, and redacting a redacted value may redact a little more; the
+ * password check below covers db_url instead).
+ */
+static char *comparable(const char *text)
 {
     char *out = malloc(strlen(text) + 1), *o = out;
     for (const char *line = text; *line;) {
         size_t n = strcspn(line, "\n");
         const char *eq = strstr(line, " = (");
-        int secret = eq && (size_t)(eq - line) < n &&
-                     (strncmp(eq, " = (unset)\n", 11) == 0 || strncmp(eq, " = (set, ", 9) == 0);
-        if (!secret) {
+        int skip = (eq && (size_t)(eq - line) < n &&
+                    (strncmp(eq, " = (unset)\n", 11) == 0 || strncmp(eq, " = (set, ", 9) == 0)) ||
+                   strncmp(line, "db_url = ", 9) == 0 || memmem(line, n, "***", 3) != NULL;
+        if (!skip) {
             memcpy(o, line, n);
             o += n;
             *o++ = '\n';
@@ -99,6 +111,100 @@ static char *without_secrets(const char *text)
     }
     *o = '\0';
     return out;
+}
+
+/* Occurrences (overlapping) of the k bytes at needle in hay[0..n). */
+static int count_in(const char *hay, size_t n, const char *needle, size_t k)
+{
+    int c = 0;
+    for (size_t i = 0; k && i + k <= n; i++)
+        c += memcmp(hay + i, needle, k) == 0;
+    return c;
+}
+
+/*
+ * The dump goes to logs, so no part of db_url's password may be in it. The password is
+ * what libpq itself reads from the conninfo or URI (PQconninfoParse: no connection is
+ * made). When it is written literally in the value, every 4-byte window of it must
+ * occur fewer times in the dumped value than in the raw one: the redaction removes the
+ * password's own occurrence, and leaves any elsewhere (a user name that is the same
+ * text, say). Passwords with '*' (the redaction mark) are not checked.
+ */
+/*
+ * Known and reported, not fixed yet (README.md, finding C1): libpq percent-decodes URI
+ * parameter names, so "?pass%77ord=..." is a password that print_redacted() does not
+ * see. Skipped unless FUZZ_STRICT=1; drop this once config.c is fixed.
+ */
+static int known_pct_keyword(const char *url)
+{
+    int uri = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+    const char *q = uri ? strchr(url, '?') : NULL;
+    while (q && *q) {
+        q++;
+        size_t n = strcspn(q, "&");
+        size_t name = strcspn(q, "=&");
+        if (memchr(q, '%', name < n ? name : n))
+            return 1;
+        q += n;
+    }
+    return 0;
+}
+
+static void check_redaction(const struct config *cfg)
+{
+    static int strict = -1;
+    if (strict < 0)
+        strict = getenv("FUZZ_STRICT") && strcmp(getenv("FUZZ_STRICT"), "1") == 0;
+    if (!strict && known_pct_keyword(cfg->db_url))
+        return;
+
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(cfg->db_url, &errmsg);
+    PQfreemem(errmsg);
+    if (!opts)
+        return;
+    const char *pw = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0)
+            pw = o->val;
+    /* Known and reported (README.md, finding C2): the redaction ends a value at ' ' or
+     * '&' in both forms, but '&' ends one only in URIs and ' ' only in key=value form.
+     * Skipped unless FUZZ_STRICT=1. */
+    int uri = strncmp(cfg->db_url, "postgresql://", 13) == 0 ||
+              strncmp(cfg->db_url, "postgres://", 11) == 0; /* as libpq tells them apart */
+    int known_amp = pw && (uri ? strchr(pw, ' ') != NULL : strchr(pw, '&') != NULL);
+    size_t pwlen = pw ? strlen(pw) : 0, rawlen = strlen(cfg->db_url);
+    /* Checked when the password is written literally (no escapes or %XX) and the value
+     * is one line (a file cannot hold more; the dump would spread it over lines). */
+    if (pwlen >= 4 && !strchr(pw, '*') && (strict || !known_amp) && !strchr(cfg->db_url, '\n') &&
+        count_in(cfg->db_url, rawlen, pw, pwlen) > 0) {
+        size_t len = 0;
+        char *text = dump(cfg, &len);
+        const char *line = strstr(text, "db_url = ");
+        fuzz_check(line != NULL);
+        /* The value as dumped, without the quotes needs_quotes() may add. */
+        const char *v = line + 9;
+        size_t n = strcspn(v, "\n");
+        if (n >= 2 && v[0] == '"' && v[n - 1] == '"' &&
+            (cfg->db_url[0] == '"' || cfg->db_url[0] == '#' || rawlen == 0 ||
+             isspace((unsigned char)cfg->db_url[0]) ||
+             isspace((unsigned char)cfg->db_url[rawlen - 1]))) {
+            v++;
+            n -= 2;
+        }
+        for (size_t i = 0; i + 4 <= pwlen && i < 256; i++) {
+            int raw = count_in(cfg->db_url, rawlen, pw + i, 4);
+            int shown = count_in(v, n, pw + i, 4);
+            if (raw > 0 && shown >= raw) {
+                fprintf(stderr,
+                        "fuzz_check failed: db_url password '%s': '%.4s' is in the dump: %.*s\n",
+                        pw, pw + i, (int)n, v);
+                abort();
+            }
+        }
+        free(text);
+    }
+    PQconninfoFree(opts);
 }
 
 /*
@@ -122,7 +228,7 @@ static void round_trip(const struct config *cfg)
         abort();
     }
     char *again = dump(&back, &len2);
-    char *a = without_secrets(text), *b = without_secrets(again);
+    char *a = comparable(text), *b = comparable(again);
     if (strcmp(a, b) != 0) {
         /* Name the first line that differs. */
         const char *x = a, *y = b;
@@ -168,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(err[0] != '\0');
     } else {
         (void)config_validate(&cfg, err, sizeof err);
+        check_redaction(&cfg);
         if (!strchr(value, '\n') && strlen(value) < 4000)
             round_trip(&cfg);
     }
@@ -182,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (config_load(&cfg, file_path, err, sizeof err) == 0) {
         size_t len = 0;
         (void)config_validate(&cfg, err, sizeof err);
+        check_redaction(&cfg);
         free(dump(&cfg, &len));
         config_release(&cfg);
     } else {

@@ -178,7 +178,7 @@ run_files() { # dir-of-target-dirs log-label
         done
         if ((bad)); then
             failed=$((failed + bad))
-            grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" | grep -v 'deadly signal' |
+            grep -aE 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" | grep -v 'deadly signal' |
                 sed 's/^/        /' | head -20
         else
             printf '  %-18s %3d inputs ok\n' "$t" "$n"
@@ -247,7 +247,7 @@ summary_line() { # target
         "${execs:-?}" "$rate" "${new:-?}" "$found"
     if ((found)); then
         find "$art" -maxdepth 1 -type f -newer "$OUT/logs/$t.stamp" | sed 's/^/      /'
-        grep -E 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" |
+        grep -aE 'ERROR: |runtime error:|SUMMARY:|fuzz_check' "$log" |
             head -5 | sed 's/^/      /'
     elif [[ -z $execs ]]; then
         echo "      (no final stats: see $log)"

@@ -133,10 +133,14 @@ static void test_check_host(void **state)
     assert_non_null(strstr(why, "private"));
     assert_int_equal(netguard_check_host("::1", 0, why, sizeof why), -1);
     assert_int_equal(netguard_check_host("169.254.169.254", 0, why, sizeof why), -1);
-    /* Numeric forms that getaddrinfo() accepts (inet_aton) are caught too. */
-    assert_int_equal(netguard_check_host("2130706433", 0, why, sizeof why), -1);
-    assert_non_null(strstr(why, "loopback"));
-    assert_int_equal(netguard_check_host("0x7f.1", 0, why, sizeof why), -1);
+    /* Other spellings of IPv4 addresses (getaddrinfo and libcurl accept them) are
+     * refused outright, even when private addresses are allowed. */
+    static const char *const odd[] = {"2130706433", "0x7f.1", "127.1", "0x7f000001",
+                                      "017700000001", "8.8.0x8.8", "example.0x10", "a.b.123"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        assert_int_equal(netguard_check_host(odd[i], 1, why, sizeof why), -1);
+        assert_non_null(strstr(why, "dotted-quad"));
+    }
     /* localhost resolves to loopback only. */
     assert_int_equal(netguard_check_host("localhost", 0, why, sizeof why), -1);
     /* A public literal passes; the test setting lets private ones through. */
