@@ -95,8 +95,7 @@ void h_messages_send(struct req *r)
         /* The uploads must exist in the store with the declared size before the
          * message is accepted: a message never points at nothing. */
         if (media_check_for_send(r, media, &ids) != 0)
-            return;
-        free(ids);
+            return; /* ids is the request arena's */
         it.media = media;
     }
 
