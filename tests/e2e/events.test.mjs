@@ -59,7 +59,7 @@ test("a group's life in the stream: every type, in pos order, with its data", as
   // earlier events carry the message's current text: edited, or gone once deleted
   assert.deepEqual(msg1.data, { conversation_id: c.id, seq: m.seq, sender_id: owner.id, client_msg_id: m.client_msg_id, body: 'hello!', reply_to: null, media_ids: [], created_at: m.created_at });
   assert.equal(msg1.actor_id, owner.id);
-  assert.deepEqual(msg2.data, { conversation_id: c.id, seq: reply.seq, sender_id: member.id, client_msg_id: reply.client_msg_id, body: null, reply_to: m.seq, created_at: reply.created_at, deleted: true });
+  assert.deepEqual(msg2.data, { conversation_id: c.id, seq: reply.seq, sender_id: member.id, client_msg_id: reply.client_msg_id, body: null, reply_to: m.seq, media_ids: [], created_at: reply.created_at, deleted: true });
   assert.equal(edited.data.body, 'hello!');
   assert.equal(edited.data.seq, m.seq);
   assert.ok(edited.data.edited_at);
