@@ -120,7 +120,9 @@ test('send: invalid input is refused and nothing is stored', async () => {
     [{ body: { client_msg_id: randomUUID() } }, 400, 'bad-request', 'body'],
     [{ body: { body: 'x' } }, 400, 'bad-request', 'client_msg_id'],
     [{ body: { client_msg_id: randomUUID(), body: 5 } }, 400, 'bad-request', 'body'],
-    [{ body: { client_msg_id: randomUUID(), body: 'x', media_ids: [] } }, 400, 'bad-request', 'media_ids'],
+    [{ body: { client_msg_id: randomUUID(), body: 'x', media_ids: 'x' } }, 400, 'bad-request', 'media_ids'],
+    [{ body: { client_msg_id: randomUUID(), body: 'x', media_ids: [0] } }, 400, 'bad-request', 'media_ids'],
+    [{ body: { client_msg_id: randomUUID(), body: 'x', media_ids: [987654321] } }, 404, 'not-found', 'media_ids'],
     [{ body: ['x'] }, 400, 'bad-request'],
     // invalid UTF-8 bytes inside a JSON string
     [{ raw: Buffer.concat([Buffer.from(`{"client_msg_id":"${randomUUID()}","body":"a`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]) }, 400, 'bad-request'],

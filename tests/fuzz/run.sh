@@ -65,13 +65,15 @@ compile() { # src obj flags...
     if stale "$o" "$src"; then
         mkdir -p "$(dirname "$o")"
         echo "  CC    $src"
-        # shellcheck disable=SC2086
+        # The flags come as one string, split on purpose.
+        # shellcheck disable=SC2048,SC2086
         $CC $* -MMD -MP -c -o "$o" "$src"
     fi
 }
 
 archive() { # name dir exclusions...
-    local name=$1 dir=$2 a=$OBJ/lib$1.a objs=() src o newest=0
+    local name=$1 dir=$2 objs=() src o newest=0
+    local a=$OBJ/lib$name.a
     shift 2
     for src in "$dir"/*.c; do
         case " $* " in *" $src "*) continue ;; esac
