@@ -535,7 +535,9 @@ static void plan_next(struct db *db)
     PGresult *r = NULL;
     P.next_ms = -1;
     if (db_exec(db, &r,
-                "SELECT greatest(0, ceil(extract(epoch FROM min(next_at) - now()) * 1000))::bigint"
+                /* greatest() skips NULLs: an empty queue must give NULL, not 0 */
+                "SELECT CASE WHEN min(next_at) IS NOT NULL THEN"
+                " greatest(0, ceil(extract(epoch FROM min(next_at) - now()) * 1000))::bigint END"
                 " FROM push_outbox",
                 0, NULL) != DB_OK)
         return;
