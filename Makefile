@@ -48,6 +48,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 PROGS := $(BIN)/missive-api $(BIN)/missive-sse $(BIN)/missive-worker $(BIN)/missive-migrate
 
 .SECONDARY:
+.PHONY: fuzz test-fuzz
 .PHONY: all deps run test test-unit test-e2e test-asan lint-openapi bench clean format
 all: $(PROGS)
 
@@ -78,7 +79,7 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(API_LIBOBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/fuzz -prune -o -name '*.d' -print 2>/dev/null)
 
 deps:
 	@bash deploy/deps.sh
@@ -109,7 +110,18 @@ test-asan:
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-asan
+
+FUZZ_SECONDS ?= 60
+
+# libFuzzer targets for every parser of untrusted input (tests/fuzz/README.md):
+# `make test` replays the committed corpora once; `make fuzz` searches for new inputs.
+test-fuzz:
+	@bash tests/fuzz/run.sh regress
+
+fuzz:
+	@bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
 
 bench: all
 	@bash bench/run.sh

@@ -8,7 +8,7 @@
 # e2e tests' npm packages (tests/e2e) are installed when out of date.
 set -euo pipefail
 
-PACKAGES="build-essential pkg-config clang libfcgi-dev libpq-dev libmicrohttpd-dev
+PACKAGES="build-essential pkg-config clang libclang-rt-14-dev llvm openssl libfcgi-dev libpq-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libjwt-dev libssl-dev libargon2-dev libcmocka-dev
 nginx postgresql-15 postgresql-client-15 nodejs npm curl ca-certificates procps
 iproute2 chromium"

@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <libpq-fe.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,50 +481,39 @@ static int needs_quotes(const char *v)
 }
 
 /*
- * Prints v with any password hidden: db_url is a libpq conninfo or URI and may
- * carry one ("password=..." or "user:pass@"), and the dump goes to logs.
+ * A connection string with its password hidden. libpq's own parser finds the
+ * password, so no spelling of it (URI userinfo, percent-encoded keys, quoting)
+ * slips through; what libpq cannot parse is not printed at all.
  */
 static void print_redacted(FILE *out, const char *v)
 {
-    const char *scheme = strstr(v, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    const char *p = v;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(v, &err);
+    int first = 1;
 
-    if (at && colon && colon < at && !memchr(scheme + 3, '/', (size_t)(at - scheme - 3))) {
-        fprintf(out, "%.*s:***", (int)(colon - v), v);
-        p = at;
+    if (!opts) {
+        fputs("(not a valid connection string; not shown)", out);
+        PQfreemem(err);
+        return;
     }
-    while (*p) {
-        const char *kw = strstr(p, "password");
-        if (!kw) {
-            fputs(p, out);
-            break;
-        }
-        const char *q = kw + strlen("password");
-        while (*q == ' ')
-            q++;
-        if (*q != '=') {
-            fprintf(out, "%.*s", (int)(q - p), p);
-            p = q;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        fprintf(out, "%s%s=", first ? "" : " ", o->keyword);
+        first = 0;
+        if (strcmp(o->keyword, "password") == 0) {
+            fputs("***", out);
             continue;
         }
-        q++;
-        while (*q == ' ')
-            q++;
-        fprintf(out, "%.*s***", (int)(q - p), p);
-        if (*q == '\'') { /* quoted conninfo value, with \' and \\ escapes */
-            for (q++; *q && *q != '\''; q++)
-                if (*q == '\\' && q[1])
-                    q++;
-            if (*q)
-                q++;
-        } else {
-            while (*q && *q != ' ' && *q != '&')
-                q++;
+        fputc('\'', out);
+        for (const char *c = o->val; *c; c++) {
+            if (*c == '\'' || *c == '\\')
+                fputc('\\', out);
+            fputc(*c, out);
         }
-        p = q;
+        fputc('\'', out);
     }
+    PQconninfoFree(opts);
 }
 
 void config_dump(const struct config *cfg, FILE *out)
@@ -550,7 +541,11 @@ void config_dump(const struct config *cfg, FILE *out)
                 v = "";
             int quote = needs_quotes(v);
             fprintf(out, "%s = %s", s->name, quote ? "\"" : "");
-            print_redacted(out, v);
+            /* db_url may carry a password, and the dump goes to logs. */
+            if (strcmp(s->name, "db_url") == 0)
+                print_redacted(out, v);
+            else
+                fputs(v, out);
             fprintf(out, "%s\n", quote ? "\"" : "");
             break;
         }

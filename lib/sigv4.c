@@ -342,7 +342,7 @@ static int sign(const struct sigv4_creds *c, const struct sigv4_request *r,
         goto out;
 
     /* The date format has room for four-digit years only; before 1970 is a bug upstream. */
-    if (r->now < 0 || !gmtime_r(&r->now, &tm) || tm.tm_year + 1900 > 9999 ||
+    if (r->now < 0 || !gmtime_r(&r->now, &tm) || tm.tm_year > 9999 - 1900 ||
         strftime(out->amz_date, sizeof out->amz_date, "%Y%m%dT%H%M%SZ", &tm) != 16)
         goto out;
     memcpy(date, out->amz_date, 8);

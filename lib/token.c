@@ -65,7 +65,7 @@ static enum token_status check_claims(json_t *claims, const char *typ, time_t no
         return TOKEN_MALFORMED;
     if (n - TOKEN_SKEW >= c->exp)
         return TOKEN_EXPIRED;
-    if (get_int(claims, "iat", &c->iat) != 0 || c->iat - TOKEN_SKEW > n)
+    if (get_int(claims, "iat", &c->iat) != 0 || c->iat > n + TOKEN_SKEW)
         return TOKEN_MALFORMED;
     if (get_int(claims, "sub", &c->sub) != 0 || c->sub < 1)
         return TOKEN_MALFORMED;

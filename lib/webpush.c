@@ -635,7 +635,22 @@ static int valid_hostname(const char *s, size_t n)
         }
     }
     /* A trailing dot names the same host but a different origin string. */
-    return label > 0;
+    if (label == 0)
+        return 0;
+    /* A name ending in digits is an IPv4 address to resolvers ("127.1",
+     * "2130706433", "0x7f.1"): only the canonical dotted quad is accepted, so
+     * the origin we sign for is the host we connect to. */
+    int digits = 1;
+    for (size_t i = n - label; i < n; i++)
+        digits = digits && isdigit((unsigned char)s[i]);
+    if (digits || (label > 1 && s[n - label] == '0' && (s[n - label + 1] | 0x20) == 'x')) {
+        char buf[MAX_HOST + 1];
+        struct in_addr a4;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        return inet_pton(AF_INET, buf, &a4) == 1;
+    }
+    return 1;
 }
 
 int webpush_origin(const char *endpoint_url, unsigned flags, char **origin_out)

@@ -141,7 +141,7 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, enum problem_kind 
 }
 
 /* A non-negative decimal, or -1 (absent) / -2 (malformed). */
-static long long parse_pos(const char *s)
+long long sse_parse_pos(const char *s)
 {
     long long x = 0;
     if (!s)
@@ -362,19 +362,19 @@ static enum MHD_Result begin(struct sreq *q, struct MHD_Connection *c)
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
         q->bearer = xstrdup(auth + 7);
     /* The header wins: it is what a browser sends when it resumes by itself. */
-    q->cursor = parse_pos(last_id && *last_id ? last_id : cur);
+    q->cursor = sse_parse_pos(last_id && *last_id ? last_id : cur);
     if (q->cursor == -2)
         return send_problem(c, PROB_BAD_REQUEST, "cursor",
                             "The cursor (Last-Event-ID or ?cursor=) must be a non-negative integer.");
     if (q->kind == K_POLL) {
         const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout");
         const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-        v = parse_pos(t);
+        v = sse_parse_pos(t);
         if (v == -2 || v > POLL_MAX_TIMEOUT)
             return send_problem(c, PROB_BAD_REQUEST, "timeout",
                                 "timeout is a number of seconds from 0 to 60.");
         q->timeout_s = v < 0 ? 0 : v;
-        v = parse_pos(l);
+        v = sse_parse_pos(l);
         if (v == -2 || v == 0 || v > 1000)
             return send_problem(c, PROB_BAD_REQUEST, "limit", "limit is from 1 to 1000.");
         q->limit = v < 0 ? 100 : v;

@@ -7,6 +7,10 @@
 #include "config.h"
 
 struct server;
+
+/* A cursor / Last-Event-ID: a non-negative decimal, -1 when s is NULL, -2 when
+ * malformed (exposed for fuzzing). */
+long long sse_parse_pos(const char *s);
 struct hub;
 
 /* Starts listening, the database threads and the LISTEN thread. NULL on failure. */
