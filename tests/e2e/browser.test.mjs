@@ -314,3 +314,49 @@ test('groups; failed sends say so and Retry stores them once; edit, delete, reac
     await bob.context.close();
   }
 });
+
+test('image attachments: upload, send with and without a caption, the peer sees them', T, async () => {
+  const alice = await B.person(browser, 'alice-media');
+  const bob = await B.person(browser, 'bob-media');
+  try {
+    const bobName = B.uniqueName('bob');
+    await B.signUpUI(alice.page, { username: B.uniqueName('alice'), displayName: 'Alice Media' });
+    await B.signUpUI(bob.page, { username: bobName, displayName: 'Bob Media' });
+    await B.startChat(alice.page, bobName);
+    await B.sendUI(alice.page, 'Pictures coming');
+    await bob.page.locator('#count-requests', { hasText: '1' }).waitFor();
+    await B.openConversation(bob.page, 'Alice Media', 'Requests');
+    await bob.page.getByRole('button', { name: 'Accept' }).click();
+    await composer(bob.page).waitFor({ state: 'visible' });
+
+    // A 1x1 PNG through the paperclip's file input, with a caption (Enter sends).
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+    const attach = () => alice.page.locator('#attach-input').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: png });
+    await attach();
+    await alice.page.locator('#attach-preview', { hasText: 'dot.png' }).waitFor();
+    await B.sendUI(alice.page, 'A tiny picture');
+    await msg(alice.page, 'A tiny picture', '.mine[data-status=stored]').waitFor();
+    await alice.page.locator('#attach-preview').waitFor({ state: 'hidden' });
+
+    // And one without a caption (the Send button).
+    await attach();
+    await alice.page.locator('#attach-preview', { hasText: 'dot.png' }).waitFor();
+    await alice.page.getByRole('button', { name: 'Send', exact: true }).click();
+    await alice.page.locator('#attach-preview').waitFor({ state: 'hidden' });
+
+    // Bob sees both images, loaded (the bytes came through GET /v1/media/{id}).
+    await msg(bob.page, 'A tiny picture').locator('img.msg-img').waitFor();
+    await bob.page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll('#message-list li.msg img.msg-img')];
+      return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    });
+    const texts = (await B.messages(bob.page)).map((m) => m.text);
+    assert.deepEqual(texts, ['Pictures coming', 'A tiny picture', '']);
+    await B.shot(bob.page, '12-image');
+    assert.deepEqual(alice.problems, []);
+    assert.deepEqual(bob.problems, []);
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+  }
+});

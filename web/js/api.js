@@ -118,5 +118,43 @@ export async function api(method, path, opts = {}) {
                        field: p.field ?? null, retryAfter, requestId });
 }
 
+/**
+ * apiBlob(path): an authenticated GET whose answer is bytes (media downloads,
+ * redirects followed). Failures: ApiError as for api(); one refresh on 401.
+ */
+export async function apiBlob(path, { timeoutMs = 60000, retried = false } = {}) {
+  let token = hooks.token();
+  if (!token) {
+    await hooks.refresh(null);
+    token = hooks.token();
+    if (!token) throw new SessionEnded();
+  }
+  let res;
+  try {
+    res = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, redirect: 'follow',
+                              credentials: 'omit', signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    throw new ApiError({ network: true, detail: 'Cannot reach the server. Check your connection and try again.' });
+  }
+  if (res.status === 401 && !retried) {
+    await hooks.refresh(token);
+    return apiBlob(path, { timeoutMs, retried: true });
+  }
+  if (res.ok) return res.blob();
+  throw await problemOf(res);
+}
+
+/** An ApiError from a failed fetch Response (problem+json when there is one). */
+export async function problemOf(res) {
+  let p = {};
+  try {
+    const text = await res.text();
+    if (/json/i.test(res.headers.get('content-type') || '')) p = JSON.parse(text) ?? {};
+  } catch { /* not JSON: plain words below */ }
+  const detail = typeof p.detail === 'string' && p.detail ? p.detail : PLAIN[res.status] ?? (typeof p.title === 'string' ? p.title : '');
+  return new ApiError({ status: res.status, type: p.type ?? null, title: p.title ?? '', detail, field: p.field ?? null,
+                        retryAfter: Number(res.headers.get('retry-after')) || null, requestId: res.headers.get('x-request-id') });
+}
+
 /** Path segment escaping for ids and emoji. */
 export const seg = (v) => encodeURIComponent(String(v));

@@ -15,6 +15,7 @@ import * as sender from './sender.js';
 import { createLive } from './stream.js';
 import { SessionEnded } from './api.js';
 import { reportError } from './notify.js';
+import { forgetMedia } from './media.js';
 import { initAuthView, showAuth } from './views/auth-view.js';
 import { initSidebar } from './views/sidebar.js';
 import { initChatView, focusComposer } from './views/chat-view.js';
@@ -86,6 +87,7 @@ function leave(reason) {
   signedIn = false;
   live.stop();
   sender.reset();
+  forgetMedia();
   store.reset(null);
   document.body.classList.remove('show-chat');
   if (location.hash) history.replaceState(null, '', location.pathname);

@@ -17,6 +17,7 @@ function eventMessage(d, ev) {
     conversation_id: d.conversation_id, seq: d.seq, sender_id: d.sender_id, client_msg_id: d.client_msg_id,
     body: d.body, reply_to: d.reply_to, created_at: d.created_at,
   };
+  if (d.media_ids) m.media_ids = d.media_ids;
   if (d.deleted) {
     m.deleted_at = ev.created_at;
     m.reactions = [];
@@ -61,7 +62,7 @@ function onMessageCreated(ev) {
     if (isLeader()) markDelivered(id, d.seq);
     if (id === state.openId) {
       markRead(id);
-      announce(`${store.nameOf(d.sender_id)}: ${snippet(d.body ?? 'deleted message', 140)}`);
+      announce(`${store.nameOf(d.sender_id)}: ${snippet(d.body ?? (d.media_ids?.length ? 'Photo' : 'deleted message'), 140)}`);
     } else if (conv.state === 'active') {
       announce(`New message from ${store.nameOf(d.sender_id)} in ${store.convTitle(conv)}`);
     }

@@ -16,14 +16,15 @@ import { sleep } from './dom.js';
 const MAX_ATTEMPTS = 6;
 const busy = new Set(); // conversation ids whose queue is running
 
-/** Queues a new message; returns its client_msg_id. */
-export function send(convId, body, replyTo = null) {
+/** Queues a new message (mediaIds: uploaded attachments); returns its client_msg_id. */
+export function send(convId, body, replyTo = null, mediaIds = []) {
   const p = {
     client_msg_id: crypto.randomUUID(),
     conversation_id: convId,
     sender_id: state.me.id,
     body,
     reply_to: replyTo,
+    media_ids: mediaIds,
     created_at: new Date().toISOString(),
     status: 'sending', // 'sending' | 'failed'
     error: null,
@@ -65,7 +66,9 @@ async function run(convId) {
 
 async function attempt(p) {
   const { conversation_id: id, client_msg_id: cmid } = p;
-  const body = { client_msg_id: cmid, body: p.body };
+  const body = { client_msg_id: cmid };
+  if (p.body || !p.media_ids?.length) body.body = p.body; // a picture may go without a caption
+  if (p.media_ids?.length) body.media_ids = p.media_ids;
   if (p.reply_to) body.reply_to = p.reply_to;
   for (let n = 1; ; n++) {
     try {

@@ -9,6 +9,8 @@ import * as sync from '../sync.js';
 import * as actions from '../actions.js';
 import * as sender from '../sender.js';
 import { reportError } from '../notify.js';
+import { icon } from '../icons.js';
+import { IMAGE_TYPES, checkImage, uploadImage } from '../media.js';
 import { avatarClass, initials, presenceText, dayKey, dayLabel, snippet } from '../format.js';
 import { describe, signature, messageItem, dayItem } from './message-view.js';
 
@@ -21,6 +23,8 @@ let picker = null; // seq whose emoji picker is open
 const drafts = new Map();
 let shownId = null;
 let stickToBottom = true;
+let attachment = null; // {file, url}: the image chosen for the next message
+let uploading = false;
 
 export function initChatView(opts) {
   onInfo = opts.onInfo;
@@ -32,10 +36,7 @@ export function initChatView(opts) {
   $('#load-older').addEventListener('click', () => older(true));
   $('#composer').addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   $('#composer-cancel').addEventListener('click', () => setMode(null));
-  $('#attach-btn').addEventListener('click', () => {
-    // Extension point: media upload is not in the API yet (see docs/web.md).
-    $('#composer-input').focus();
-  });
+  initAttach();
   const input = $('#composer-input');
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -56,6 +57,10 @@ export function initChatView(opts) {
     if (scroller.scrollTop < 150) older(false);
     if (stickToBottom && shownId) sync.markRead(shownId);
   }, { passive: true });
+  // An image that finishes loading grows its message: stay at the bottom if we were there.
+  $('#message-list').addEventListener('load', (e) => {
+    if (e.target.tagName === 'IMG' && stickToBottom) scroller.scrollTop = scroller.scrollHeight;
+  }, true);
 
   store.on('open', render);
   store.on('conv', (id) => { if (id === state.openId) { renderHead(); renderBanner(); renderMessages(); } });
@@ -81,6 +86,7 @@ function render() {
     shownId = id;
     const input = $('#composer-input');
     input.value = drafts.get(id) ?? '';
+    setAttachment(null);
     renderContext();
   }
   if (!conv) return;
@@ -145,7 +151,8 @@ function renderBanner() {
   if (content) fill(banner, content);
   composer.hidden = conv.state !== 'active';
   input.disabled = !canWrite;
-  $('#send-btn').disabled = !canWrite;
+  $('#send-btn').disabled = !canWrite || uploading;
+  $('#attach-btn').disabled = !canWrite || uploading;
 }
 
 async function act(fn, what) {
@@ -326,11 +333,60 @@ function renderContext() {
   }
 }
 
+// ---- attachments ----
+
+function initAttach() {
+  // The file input lives next to the paperclip button, which opens it.
+  const file = h('input', { type: 'file', id: 'attach-input', class: 'sr-only', accept: IMAGE_TYPES.join(','),
+                            tabindex: '-1', 'aria-hidden': 'true' });
+  const btn = $('#attach-btn');
+  btn.removeAttribute('aria-disabled');
+  btn.setAttribute('aria-label', 'Attach an image');
+  btn.title = 'Attach an image';
+  btn.after(file);
+  btn.addEventListener('click', () => file.click());
+  file.addEventListener('change', () => {
+    const f = file.files?.[0];
+    file.value = '';
+    if (!f) return;
+    const problem = checkImage(f);
+    if (problem) reportError(new Error(problem), 'Cannot attach that file');
+    else setAttachment(f);
+    $('#composer-input').focus();
+  });
+  const box = h('div', { id: 'attach-preview', class: 'attach-preview', hidden: true });
+  $('#composer').insertBefore(box, $('#composer .composer-row'));
+}
+
+function setAttachment(file) {
+  if (attachment) URL.revokeObjectURL(attachment.url);
+  attachment = file ? { file, url: URL.createObjectURL(file) } : null;
+  renderAttachment();
+}
+
+function renderAttachment() {
+  const box = $('#attach-preview');
+  box.hidden = !attachment;
+  $('#composer').setAttribute('aria-busy', String(uploading));
+  renderBanner();
+  if (!attachment) {
+    box.replaceChildren();
+    return;
+  }
+  fill(box,
+    h('img', { class: 'attach-thumb', src: attachment.url, alt: '' }),
+    h('span', { class: 'attach-name', text: uploading ? `Uploading ${attachment.file.name}…` : attachment.file.name }),
+    uploading ? null : h('button', { type: 'button', class: 'icon-btn small', 'aria-label': `Remove ${attachment.file.name}`,
+                                     title: 'Remove the image', onclick: () => { setAttachment(null); $('#composer-input').focus(); } },
+    icon('close')));
+}
+
 async function submit() {
   const id = shownId;
   const input = $('#composer-input');
   const body = input.value;
-  if (!id || !body.trim() || input.disabled) return;
+  const file = composeMode?.kind === 'edit' ? null : attachment?.file;
+  if (!id || (!body.trim() && !file) || input.disabled || uploading) return;
   if ([...body].length > 4000) {
     reportError(new Error('A message can have at most 4000 characters.'));
     return;
@@ -346,12 +402,35 @@ async function submit() {
     return;
   }
   const replyTo = composeMode?.kind === 'reply' ? composeMode.seq : null;
-  input.value = '';
-  drafts.delete(id);
+  let mediaIds = [];
+  if (file) {
+    uploading = true;
+    renderAttachment();
+    try {
+      mediaIds = [await uploadImage(file)];
+    } catch (e) {
+      reportError(e, 'Could not upload the image');
+      return; // the image and the text stay in the composer
+    } finally {
+      uploading = false;
+      if (shownId === id) renderAttachment();
+    }
+    if (shownId !== id) {
+      // The user moved on while it uploaded: send it anyway, leave the other composer alone.
+      if (drafts.get(id) === body) drafts.delete(id);
+      sender.send(id, body.trim() ? body : null, replyTo, mediaIds);
+      return;
+    }
+    setAttachment(null);
+  }
+  if (input.value === body) {
+    input.value = '';
+    drafts.delete(id);
+  }
   composeMode = null;
   renderContext();
   stickToBottom = true;
-  sender.send(id, body, replyTo);
+  sender.send(id, body.trim() ? body : null, replyTo, mediaIds);
   input.focus();
 }
 

@@ -7,6 +7,7 @@ import { icon } from '../icons.js';
 import { clock, snippet } from '../format.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
+import { mediaUrl, loadedUrl } from '../media.js';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const EDIT_WINDOW_MS = 24 * 3600 * 1000;
@@ -43,7 +44,8 @@ export function describe(m, { conv, prev }) {
   const me = state.me?.id;
   const pending = !m.seq;
   const mine = m.sender_id === me;
-  const deleted = Boolean(m.deleted_at) || (!pending && m.body === null);
+  const media = m.media_ids ?? [];
+  const deleted = Boolean(m.deleted_at) || (!pending && m.body === null && !media.length);
   const group = conv?.kind === 'group';
   const target = m.reply_to ? store.findMessage(conv.id, m.reply_to) : null;
   const admin = conv?.role === 'owner' || conv?.role === 'admin';
@@ -57,12 +59,13 @@ export function describe(m, { conv, prev }) {
     status: pending ? m.status : 'stored',
     error: m.error ?? null,
     body: m.body,
+    media: deleted ? [] : media,
     deleted,
     edited: Boolean(m.edited_at) && !deleted,
     time: m.created_at,
     sender: group && !mine && (!prev || prev.sender_id !== m.sender_id || prev.deleted_at) ? store.nameOf(m.sender_id) : null,
     reply: m.reply_to
-      ? { seq: m.reply_to, who: target ? store.nameOf(target.sender_id) : '', text: target ? (target.body === null ? 'Message deleted' : snippet(target.body, 80)) : `Message #${m.reply_to}` }
+      ? { seq: m.reply_to, who: target ? store.nameOf(target.sender_id) : '', text: target ? (target.deleted_at || (target.body === null && !target.media_ids?.length) ? 'Message deleted' : target.body === null ? 'Photo' : snippet(target.body, 80)) : `Message #${m.reply_to}` }
       : null,
     tick: pending ? m.status : mine && !deleted ? tickOf(conv, m) : null,
     reactions: deleted ? [] : (m.reactions ?? []).map((r) => [r.emoji, r.count, r.mine]),
@@ -97,7 +100,8 @@ export function messageItem(d, { pickerOpen = false } = {}) {
           d.reply.who ? h('span', { class: 'reply-who', text: d.reply.who }) : null,
           h('span', { class: 'reply-text', text: d.reply.text }))
         : null,
-      h('p', { class: 'msg-body', text: d.deleted ? 'This message was deleted' : d.body }),
+      d.media.length ? h('div', { class: 'msg-media' }, d.media.map(mediaImage)) : null,
+      d.deleted || d.body !== null ? h('p', { class: 'msg-body', text: d.deleted ? 'This message was deleted' : d.body }) : null,
       h('span', { class: 'msg-meta' },
         whoLabel && !d.sender ? h('span', { class: 'sr-only', text: `${whoLabel}, ` }) : null,
         d.edited ? h('span', { class: 'msg-edited', text: 'edited' }) : null,
@@ -129,6 +133,25 @@ export function messageItem(d, { pickerOpen = false } = {}) {
       ? h('div', { class: 'emoji-picker', role: 'group', 'aria-label': 'Pick a reaction' },
         QUICK_EMOJI.map((e) => h('button', { type: 'button', class: 'emoji', 'data-action': 'pick', 'data-emoji': e, 'data-fk': `p${e}`, 'aria-label': `React with ${e}` }, e)))
       : null);
+}
+
+/** An attached image: shown from a blob: URL once downloaded (GET /v1/media/{id} needs the token). */
+function mediaImage(id) {
+  const img = h('img', { class: 'msg-img', alt: 'Photo', 'data-media-id': id, decoding: 'async' });
+  const url = loadedUrl(id);
+  if (url) {
+    img.src = url;
+    return img;
+  }
+  img.classList.add('loading');
+  mediaUrl(id).then((u) => {
+    img.src = u;
+    img.classList.remove('loading');
+  }, (e) => {
+    img.classList.replace('loading', 'broken');
+    img.alt = `Photo could not be loaded: ${e.message}`;
+  });
+  return img;
 }
 
 export function dayItem(label) {

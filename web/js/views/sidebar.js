@@ -76,11 +76,12 @@ function preview(c) {
   const typing = store.typingIn(c.id);
   if (typing.length) return { text: c.kind === 'group' ? `${store.nameOf(typing[0])} is typing…` : 'typing…', typing: true };
   const pend = store.pendingOf(c.id).at(-1);
-  if (pend) return { text: `You: ${snippet(pend.body, 60)}`, failed: pend.status === 'failed' };
+  if (pend) return { text: `You: ${pend.body ? snippet(pend.body, 60) : 'Photo'}`, failed: pend.status === 'failed' };
   const m = c.last_message;
   if (!m) return { text: c.state === 'request' ? 'Message request' : 'No messages yet' };
   const who = m.sender_id === state.me?.id ? 'You: ' : c.kind === 'group' ? `${store.nameOf(m.sender_id)}: ` : '';
-  return { text: who + (m.deleted_at || m.body === null ? 'Message deleted' : snippet(m.body, 60)) };
+  const text = m.deleted_at ? 'Message deleted' : m.body !== null ? snippet(m.body, 60) : m.media_ids?.length ? 'Photo' : 'Message deleted';
+  return { text: who + text };
 }
 
 function renderList() {
