@@ -39,7 +39,7 @@ BEGIN
     -- Lock the conversations first (by id: one lock order for every writer), so
     -- membership, retries and seqs cannot change under us.
     PERFORM 1 FROM conversations c
-    WHERE c.id IN (SELECT (u).conv FROM unnest(v_items) u) ORDER BY c.id FOR UPDATE;
+    WHERE c.id = ANY (ARRAY(SELECT DISTINCT (u).conv FROM unnest(v_items) u)) ORDER BY c.id FOR UPDATE;
 
     -- Verdicts and, for retries, the stored seq. ord = place among identical
     -- (conv, sender, cmid) items in this batch: only the first can be new.
@@ -66,11 +66,16 @@ BEGIN
                 ELSE 'created'
             END AS verdict,
             old.seq AS old_seq
+        -- LATERAL lookups: one index probe per item whatever the table sizes
+        -- (a batch is small; hash joins over whole tables grew with them).
         FROM it
-        LEFT JOIN conversations c ON c.id = it.conv
-        LEFT JOIN members m ON m.conversation_id = it.conv AND m.user_id = it.sender
-        LEFT JOIN messages old ON old.conversation_id = it.conv AND old.sender_id = it.sender
-                              AND old.client_msg_id = it.cmid
+        LEFT JOIN LATERAL (SELECT cc.id, cc.kind, cc.last_seq FROM conversations cc
+                           WHERE cc.id = it.conv) c ON true
+        LEFT JOIN LATERAL (SELECT mm.state FROM members mm
+                           WHERE mm.conversation_id = it.conv AND mm.user_id = it.sender) m ON true
+        LEFT JOIN LATERAL (SELECT oo.seq FROM messages oo
+                           WHERE oo.conversation_id = it.conv AND oo.sender_id = it.sender
+                             AND oo.client_msg_id = it.cmid) old ON true
     )
     SELECT array_agg(v.verdict ORDER BY v.idx), array_agg(v.old_seq ORDER BY v.idx)
     INTO v_verdict, v_seq FROM v;

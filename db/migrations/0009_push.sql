@@ -150,23 +150,32 @@ BEGIN
 
     INSERT INTO push_outbox AS o (subscription_id, conversation_id, user_id, last_seq, first_at,
                                   next_at)
+    WITH ev AS MATERIALIZED (
+        -- Driven from the new events (a few), never from all members (many):
+        -- the cost of a pass follows the traffic, not the size of the tables.
+        SELECT e.conversation_id, e.seq, e.actor_id, e.created_at
+        FROM events e
+        WHERE e.pos > v_from AND e.pos <= v_to AND e.type = 'message.created'
+          AND e.created_at > now() - make_interval(secs => p_max_age)
+    ), cand AS MATERIALIZED (
+        SELECT ev.conversation_id, ev.seq, ev.actor_id, ev.created_at, m.user_id
+        FROM ev
+        JOIN members m ON m.conversation_id = ev.conversation_id AND m.user_id <> ev.actor_id
+                      AND m.state = 'active'            -- message requests never push
+                      AND m.joined_seq < ev.seq AND m.last_read_seq < ev.seq
+                      AND (m.muted_until IS NULL OR m.muted_until <= now())
+        WHERE EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = m.user_id)
+    )
     SELECT s.id, x.conversation_id, x.user_id, x.last_seq, x.first_at,
            x.first_at + make_interval(secs => p_gather_ms / 1000.0)
     FROM (
-        SELECT e.conversation_id, m.user_id, max(e.seq) AS last_seq, min(e.created_at) AS first_at
-        FROM events e
-        JOIN messages msg ON msg.conversation_id = e.conversation_id AND msg.seq = e.seq
+        SELECT c.conversation_id, c.user_id, max(c.seq) AS last_seq, min(c.created_at) AS first_at
+        FROM cand c
+        JOIN messages msg ON msg.conversation_id = c.conversation_id AND msg.seq = c.seq
                          AND msg.deleted_at IS NULL
-        JOIN members m ON m.conversation_id = e.conversation_id AND m.user_id <> e.actor_id
-                      AND m.state = 'active'            -- message requests never push
-                      AND m.joined_seq < e.seq AND m.last_read_seq < e.seq
-                      AND (m.muted_until IS NULL OR m.muted_until <= now())
-        WHERE e.pos > v_from AND e.pos <= v_to AND e.type = 'message.created'
-          AND e.created_at > now() - make_interval(secs => p_max_age)
-          AND EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = m.user_id)
-          AND NOT missive_blocked(m.user_id, e.actor_id)
-          AND NOT missive_is_online(m.user_id, p_online_timeout)
-        GROUP BY e.conversation_id, m.user_id
+        WHERE NOT missive_blocked(c.user_id, c.actor_id)
+          AND NOT missive_is_online(c.user_id, p_online_timeout)
+        GROUP BY c.conversation_id, c.user_id
     ) x
     JOIN push_subscriptions s ON s.user_id = x.user_id
                              AND (s.expires_at IS NULL OR s.expires_at > now())
