@@ -291,13 +291,16 @@ test('kill -9 of missive-sse under a steady send load: every client ends with ev
       await sleep(10);
     }
   })();
-  await sleep(700);
-  stack('kill-one', 'sse');
-  await sleep(300);
-  await startAgain('sse');
-  await sleep(1500);
-  sending = false;
-  await sender;
+  try {
+    await sleep(700);
+    stack('kill-one', 'sse');
+    await sleep(300);
+    await startAgain('sse');
+    await sleep(1500);
+  } finally {
+    sending = false; // a failed restart must not leave the sender running
+    await sender;
+  }
 
   for (const s of streams) {
     await s.waitCount('message.created', sent.length, 20000);

@@ -1,6 +1,7 @@
 // An SSE client for the tests: the `eventsource` package (WHATWG EventSource),
 // collecting every event it gets so a test can wait for what it expects.
 
+import { after } from 'node:test';
 import { EventSource } from 'eventsource';
 import { api, assertStatus } from './client.mjs';
 import { loadStack } from './stack.mjs';
@@ -11,6 +12,11 @@ export const STORED_TYPES = [
   'conversation.renamed', 'conversation.accepted', 'conversation.declined', 'receipt',
 ];
 export const EPHEMERAL_TYPES = ['typing', 'presence'];
+
+// Every stream a test file opened is closed when the file ends, even after a
+// failed assertion, so a reconnecting EventSource cannot keep the file alive.
+const open = new Set();
+after(() => { for (const s of open) s.es.close(); open.clear(); });
 
 export async function ticket(user) {
   const res = await api('POST', '/v1/stream/tickets', { token: user.token });
@@ -74,7 +80,8 @@ export function openStream(opts) {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  s.close = () => es.close();
+  s.close = () => { es.close(); open.delete(s); };
+  open.add(s);
   return s;
 }
 
