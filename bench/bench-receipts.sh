@@ -51,7 +51,7 @@ done
 log "building build/bench/receipts_bench"
 mkdir -p build/bench
 cc -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-    -Wformat=2 -Wno-format-nonliteral -pthread -o "$TOOL" bench/receipts_bench.c ||
+    -Wformat=2 -Wno-format-nonliteral -pthread -o "$TOOL" bench/receipts_bench.c bench/benchlib.c ||
     die "cannot build bench/receipts_bench.c"
 
 if [ -z "${MISSIVE_BIN_DIR:-}" ]; then

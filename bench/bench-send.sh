@@ -50,7 +50,7 @@ done
 log "building build/bench/send_bench"
 mkdir -p build/bench
 cc -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-    -Wformat=2 -Wno-format-nonliteral -pthread -o "$TOOL" bench/send_bench.c ||
+    -Wformat=2 -Wno-format-nonliteral -pthread -o "$TOOL" bench/send_bench.c bench/benchlib.c ||
     die "cannot build bench/send_bench.c"
 
 if [ -z "${MISSIVE_BIN_DIR:-}" ]; then
