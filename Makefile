@@ -7,6 +7,8 @@
 #                   suite against the sanitizer build
 #   make SANITIZE=1 build the sanitizer variant into build/asan/bin
 #   make bench      run the benchmarks under bench/ (prints numbers, asserts nothing)
+#   make soak       run the stack under a steady mixed load for SOAK_SECONDS (600) and
+#                   fail if a process's memory keeps growing (bench/soak.sh)
 
 CC      ?= cc
 PKGS    := libpq
@@ -15,6 +17,10 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wno-format-nonliteral
 CPPFLAGS += -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := -lfcgi -lpq -lmicrohttpd -ljansson -lcurl -ljwt -lssl -lcrypto -largon2 -lpthread -lm
+# libvips (lib/thumb.c, image thumbnails) goes only into the programs that make
+# thumbnails: missive-worker and its unit test. The API and SSE never load it.
+VIPS_CFLAGS := $(shell pkg-config --cflags vips 2>/dev/null)
+VIPS_LIBS   := $(shell pkg-config --libs vips 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
   OUT     := build/asan
@@ -28,7 +34,8 @@ endif
 
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS)
 
-LIB_SRC     := $(wildcard lib/*.c)
+THUMB_SRC   := lib/thumb.c
+LIB_SRC     := $(filter-out $(THUMB_SRC),$(wildcard lib/*.c))
 API_SRC     := $(wildcard api/*.c)
 SSE_SRC     := $(wildcard sse/*.c)
 WORKER_SRC  := $(wildcard workers/*.c)
@@ -38,6 +45,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 
 LIB_OBJ    := $(call obj,$(LIB_SRC))
+THUMB_OBJ  := $(call obj,$(THUMB_SRC))
 # api/main.c is left out of the unit-test link so tests can reach the api modules.
 API_OBJ    := $(call obj,$(API_SRC))
 API_LIBOBJ := $(call obj,$(filter-out api/main.c,$(API_SRC)))
@@ -49,7 +57,7 @@ PROGS := $(BIN)/missive-api $(BIN)/missive-sse $(BIN)/missive-worker $(BIN)/miss
 
 .SECONDARY:
 .PHONY: fuzz test-fuzz
-.PHONY: all deps run test test-unit test-e2e test-asan lint-openapi bench clean format
+.PHONY: all deps run test test-unit test-e2e test-asan lint-openapi bench soak clean format
 all: $(PROGS)
 
 # Unit tests reach into api/ as well as lib/.
@@ -67,9 +75,11 @@ $(BIN)/missive-sse: $(SSE_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/missive-worker: $(WORKER_OBJ) $(LIB_OBJ)
+$(OUT)/obj/lib/thumb.o: CPPFLAGS += $(VIPS_CFLAGS)
+
+$(BIN)/missive-worker: $(WORKER_OBJ) $(LIB_OBJ) $(THUMB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(VIPS_LIBS)
 
 $(BIN)/missive-migrate: $(call obj,$(MIGRATE_SRC)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -78,6 +88,9 @@ $(BIN)/missive-migrate: $(call obj,$(MIGRATE_SRC)) $(LIB_OBJ)
 $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(API_LIBOBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(OUT)/tests/test_thumb: $(THUMB_OBJ)
+$(OUT)/tests/test_thumb: LDLIBS += $(VIPS_LIBS)
 
 -include $(shell find build -path build/fuzz -prune -o -name '*.d' -print 2>/dev/null)
 
@@ -96,12 +109,13 @@ test-unit: unit
 lint-openapi:
 	@bash tests/e2e/lint-openapi.sh
 
-test-e2e: all
+test-e2e: all build/bench/sse_load
 	@MISSIVE_BIN_DIR=$(abspath $(BIN)) bash tests/e2e/run.sh
 
 # The whole suite again against sanitizer builds; any report fails the run.
 test-asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 all unit
+	@$(MAKE) --no-print-directory build/bench/sse_load
 	@MISSIVE_BIN_DIR=$(abspath build/asan/bin) bash tests/e2e/run.sh
 
 # The end-to-end suite runs once, against the sanitizer build: it is where memory
@@ -125,6 +139,18 @@ fuzz:
 
 bench: all
 	@bash bench/run.sh
+
+# The live-delivery load generator (bench/bench-sse.sh, bench/soak.sh and
+# tests/e2e/storm.test.mjs). A plain build, never sanitized; written under a
+# temporary name and renamed, so a concurrent run never executes half a file.
+BENCH_CFLAGS := -std=c11 -O2 -g $(WARN) -pthread
+build/bench/sse_load: bench/sse_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@.tmp.$$$$ $< && mv -f $@.tmp.$$$$ $@
+
+SOAK_SECONDS ?= 600
+soak: all build/bench/sse_load
+	@SOAK_SECONDS=$(SOAK_SECONDS) bash bench/soak.sh
 
 format:
 	clang-format -i lib/*.[ch] api/*.[ch] sse/*.[ch] workers/*.[ch] db/*.c tests/unit/*.c

@@ -4,6 +4,8 @@
  * POST /v1/media                  201 MediaUpload | 400 | 401 | 413 | 415 | 422 | 429 | 503
  *                                 (429: rate_media per minute, or media_max_pending unsent)
  * GET  /v1/media/{id}?variant=    302 Location: presigned GET | 400 | 401 | 404 | 503
+ *                                 (variant=thumb: the WebP preview the thumbs job of
+ *                                 missive-worker made; 404 while there is none)
  * GET  /internal/media-auth       204 | 403   (nginx auth_request, local backend only)
  *
  * and media_check_for_send(), which the send path calls for a message's media_ids.
@@ -19,6 +21,7 @@
 #include "access.h"
 #include "log.h"
 #include "storage.h"
+#include "thumb.h" /* THUMB_CONTENT_TYPE only: libvips is the worker's */
 
 #include <ctype.h>
 #include <stdio.h>
@@ -122,6 +125,15 @@ static const char *human_size(struct req *r, long long v)
     if (v >= 1024 && v % 1024 == 0)
         return arena_sprintf(r->arena, "%lld KiB", v / 1024);
     return arena_sprintf(r->arena, "%lld bytes", v);
+}
+
+/* The thumbnail's display name: "beach.jpg" -> "beach.webp". */
+static const char *thumb_filename(struct req *r, const char *filename)
+{
+    const char *dot = strrchr(filename, '.');
+    size_t stem = dot && dot != filename ? (size_t)(dot - filename) : strlen(filename);
+    return arena_sprintf(r->arena, "%.*s.%s", (int)stem, filename,
+                         storage_ext_for_type(THUMB_CONTENT_TYPE));
 }
 
 /* ---- POST /v1/media ------------------------------------------------------------ */
@@ -237,7 +249,7 @@ void h_media_get(struct req *r)
     }
     const char *p[2] = {access_itoa(r, id), access_itoa(r, r->user_id)};
     dst = db_exec(r->db, &res,
-                  "SELECT storage_key, content_type, filename FROM media"
+                  "SELECT storage_key, content_type, filename, thumb_state, thumb_key FROM media"
                   " WHERE id = $1 AND missive_media_visible($1, $2)",
                   2, p);
     if (dst != DB_OK) {
@@ -248,13 +260,29 @@ void h_media_get(struct req *r)
         http_problem(r, PROB_NOT_FOUND, NULL, "There is no media %lld that you can see.", id);
         goto out;
     }
-    if (thumb) {
-        http_problem(r, PROB_NOT_FOUND, "variant", "Media %lld has no thumbnail.", id);
+    const char *key = PQgetvalue(res, 0, 0), *ctype = PQgetvalue(res, 0, 1),
+               *filename = PQgetvalue(res, 0, 2), *thumb_state = PQgetvalue(res, 0, 3);
+    if (thumb && strcmp(thumb_state, "done") != 0) {
+        /* The same answer to everyone who may see the media: no stranger gets here. */
+        if (strcmp(thumb_state, "wanted") == 0)
+            http_problem(r, PROB_NOT_FOUND, "variant",
+                         "Media %lld has no thumbnail yet; it is being made, try again in a "
+                         "few seconds.",
+                         id);
+        else
+            http_problem(r, PROB_NOT_FOUND, "variant",
+                         "Media %lld has no thumbnail: only images (JPEG, PNG, WebP, GIF) sent "
+                         "in a message and readable get one.",
+                         id);
         goto out;
     }
-    disposition = storage_disposition(PQgetvalue(res, 0, 2));
-    url = storage_presign_get(st, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), disposition,
-                              r->app->cfg->media_download_ttl);
+    if (thumb) {
+        key = PQgetvalue(res, 0, 4);
+        ctype = THUMB_CONTENT_TYPE;
+        filename = thumb_filename(r, filename);
+    }
+    disposition = storage_disposition(filename);
+    url = storage_presign_get(st, key, ctype, disposition, r->app->cfg->media_download_ttl);
     if (!url) {
         log_error("media_presign", "cannot presign a download (check the storage settings)");
         http_problem(r, PROB_INTERNAL, NULL, "An internal error occurred.");

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev llvm openssl libfcgi-dev libpq-dev libmicrohttpd-dev
-libjansson-dev libcurl4-openssl-dev libjwt-dev libssl-dev libargon2-dev libcmocka-dev
+libjansson-dev libcurl4-openssl-dev libjwt-dev libssl-dev libargon2-dev libcmocka-dev libvips-dev
 nginx postgresql-15 postgresql-client-15 nodejs npm curl ca-certificates procps
 iproute2 chromium"
 # OpenStack Swift with s3api: the SigV4-checking S3 store the media tests run

@@ -244,6 +244,26 @@ int storage_delete(struct storage *s, const char *key)
     return s->kind == STORAGE_KIND_S3 ? storage_s3_delete(s, key) : storage_local_delete(s, key);
 }
 
+int storage_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!storage_valid_key(key) || max < 0)
+        return -1;
+    return s->kind == STORAGE_KIND_S3 ? storage_s3_get(s, key, max, data, len)
+                                      : storage_local_get(s, key, max, data, len);
+}
+
+int storage_put(struct storage *s, const char *key, const char *content_type, const void *data,
+                size_t len)
+{
+    if (!storage_valid_key(key) || !content_type || !*content_type || (!data && len))
+        return -1;
+    return s->kind == STORAGE_KIND_S3 ? storage_s3_put(s, key, content_type, data, len)
+                                      : storage_local_put(s, key, data, len);
+}
+
 long long storage_max_size(const struct storage *s, const char *content_type)
 {
     if (!content_type)

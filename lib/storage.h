@@ -7,13 +7,15 @@
  *   s3     any store speaking the S3 API with Signature V4 (AWS S3, MinIO, Ceph RGW,
  *          Garage, Cloudflare R2, OpenStack Swift's s3api). Presigned URLs come from
  *          lib/sigv4.c; HEAD and DELETE from the server use an Authorization header
- *          over libcurl (timeouts, no redirects, http/https only).
+ *          over libcurl (timeouts, no redirects, http/https only), its GET and PUT
+ *          (thumbnails) presigned URLs.
  *   local  one machine, no cloud: nginx stores and serves the files of a directory
  *          (WebDAV PUT, sendfile, Range), and asks missive-api (auth_request) whether
  *          each request carries a valid signature:
  *            <base_url>/<key>?exp=<unix>[&cd=<disposition>]&sig=<hex HMAC-SHA256>
  *          The HMAC covers method, key, content type and length (PUT), disposition
- *          (GET) and expiry; see storage_local_sign. HEAD is stat(), DELETE unlink().
+ *          (GET) and expiry; see storage_local_sign. HEAD is stat(), DELETE unlink(),
+ *          GET read(), PUT a temporary file renamed into place.
  *
  * Also here, because every program needs the same answer: which content types may
  * be uploaded, how large, and under which file extension (media_types setting).
@@ -69,6 +71,27 @@ int storage_head(struct storage *s, const char *key, long long *size, char *ctyp
 
 /* Removes the object. 0 if it is gone (also when it was never there), -1 on error. */
 int storage_delete(struct storage *s, const char *key);
+
+/*
+ * The server's own reads and writes (the thumbnail job: clients always go through
+ * presigned URLs). s3: a presigned GET or PUT over libcurl, bounded like HEAD but
+ * with room for the bytes; local: the file in storage_local_dir.
+ *
+ * storage_get reads the whole object into *data (malloc()ed, for the caller to
+ * free) and *len: 0; 1 if missing; 2 if it is larger than max bytes (nothing
+ * returned); -1 on any other error (logged).
+ */
+int storage_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                size_t *len);
+
+/*
+ * Stores data[0..len) as key, served later with content_type; replaces what is
+ * there (keys are random: nothing else writes there). local: written to a
+ * temporary file and renamed, readable by the directory's owner and group (nginx).
+ * 0, or -1 on error (logged).
+ */
+int storage_put(struct storage *s, const char *key, const char *content_type, const void *data,
+                size_t len);
 
 /* ---- media types ---------------------------------------------------------------- */
 

@@ -46,6 +46,9 @@ char *storage_local_presign_get(struct storage *s, const char *key, const char *
                                 int expires_s);
 int storage_local_head(struct storage *s, const char *key, long long *size);
 int storage_local_delete(struct storage *s, const char *key);
+int storage_local_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                      size_t *len);
+int storage_local_put(struct storage *s, const char *key, const void *data, size_t len);
 
 /* storage_s3.c */
 int storage_s3_init(struct storage *s, const struct config *cfg, char *err, size_t errlen);
@@ -57,5 +60,9 @@ char *storage_s3_presign_get(struct storage *s, const char *key, const char *con
 int storage_s3_head(struct storage *s, const char *key, long long *size, char *ctype,
                     size_t ctype_len);
 int storage_s3_delete(struct storage *s, const char *key);
+int storage_s3_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                   size_t *len);
+int storage_s3_put(struct storage *s, const char *key, const char *content_type, const void *data,
+                   size_t len);
 
 #endif

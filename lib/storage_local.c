@@ -16,6 +16,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,137 @@ int storage_local_delete(struct storage *s, const char *key)
         log_warn("storage_delete", "unlink %s: %s", path, strerror(errno));
         rc = -1;
     }
+    free(path);
+    return rc;
+}
+
+int storage_local_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                      size_t *len)
+{
+    char *path = path_of(s, key);
+    unsigned char *buf = NULL;
+    struct stat st;
+    size_t got = 0;
+    int fd, rc = -1;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            rc = 1;
+        } else {
+            log_warn("storage_get", "open %s: %s", path, strerror(errno));
+        }
+        goto out;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        log_warn("storage_get", "%s is not a regular file", path);
+        goto out;
+    }
+    if ((long long)st.st_size > max) {
+        rc = 2;
+        goto out;
+    }
+    buf = xmalloc((size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_warn("storage_get", "read %s: %s", path, n ? strerror(errno) : "short file");
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *data = buf;
+    *len = got;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+/*
+ * nginx serves what it stored itself (dav_access user:rw group:r). Our file gets
+ * the same mode and, when we run as root (deploy/stack.sh as root), the
+ * directory's owner and group, so nginx's user reads it and the sweep can remove
+ * it; otherwise the directory's group where we may give it (a set-gid directory
+ * does that anyway).
+ */
+static void match_directory(const struct storage *s, int fd)
+{
+    struct stat dir;
+    if (stat(s->local_dir, &dir) != 0)
+        return;
+    if (geteuid() == 0) {
+        if (fchown(fd, dir.st_uid, dir.st_gid) != 0)
+            log_warn("storage_put", "chown: %s", strerror(errno));
+    } else if (fchown(fd, (uid_t)-1, dir.st_gid) != 0 && errno != EPERM) {
+        log_warn("storage_put", "chgrp: %s", strerror(errno));
+    }
+    if (fchmod(fd, 0640) != 0)
+        log_warn("storage_put", "chmod: %s", strerror(errno));
+}
+
+int storage_local_put(struct storage *s, const char *key, const void *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char rnd[8];
+    char suffix[sizeof rnd * 2 + 1];
+    char *path = path_of(s, key), *tmp = NULL;
+    const unsigned char *p = data;
+    size_t done = 0;
+    int fd = -1, rc = -1;
+
+    /* Not a key, so nginx's media location never serves a half-written file. */
+    crypto_random(rnd, sizeof rnd);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        suffix[2 * i] = digits[rnd[i] >> 4];
+        suffix[2 * i + 1] = digits[rnd[i] & 15];
+    }
+    suffix[sizeof suffix - 1] = '\0';
+    tmp = xasprintf("%s/.tmp-%s-%s", s->local_dir, key, suffix);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_warn("storage_put", "create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_warn("storage_put", "write %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        done += (size_t)n;
+    }
+    match_directory(s, fd);
+    /* On disk before the database says it exists. */
+    if (fsync(fd) != 0) {
+        log_warn("storage_put", "fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        log_warn("storage_put", "close %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        log_warn("storage_put", "rename to %s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && tmp)
+        unlink(tmp);
+    free(tmp);
     free(path);
     return rc;
 }

@@ -6,7 +6,9 @@
  * with response-content-type and response-content-disposition, so the download
  * carries the right headers whatever the store recorded. The server's own HEAD and
  * DELETE carry an Authorization header and go out over libcurl: http/https only,
- * no redirects, bounded by storage_timeout, no signals (threads).
+ * no redirects, bounded by storage_timeout, no signals (threads). Its GET and PUT
+ * (the thumbnail job's reads and writes) use short-lived presigned URLs like the
+ * clients', over the same kind of libcurl handle, bounded in size and speed.
  *
  * Addressing: path style (http://host/bucket/key: MinIO, Ceph RGW, Garage, Swift)
  * or virtual-host style (https://bucket.host/key: AWS's default, R2 accepts both).
@@ -325,4 +327,167 @@ int storage_s3_delete(struct storage *s, const char *key)
     if (st >= 0)
         log_warn("storage_s3", "DELETE %s: HTTP %ld", key, st);
     return -1;
+}
+
+/* ---- GET and PUT of whole objects (presigned) ------------------------------------ */
+
+/* URLs the server makes for itself need to live only as long as the transfer. */
+#define SELF_URL_TTL 300
+/* A transfer slower than this many bytes per second for storage_timeout seconds
+ * is given up; none may take longer than SELF_MAX_SECONDS. */
+#define SELF_LOW_SPEED   1024L
+#define SELF_MAX_SECONDS 300L
+
+struct sink {
+    unsigned char *buf;
+    size_t len, cap;
+    long long max;
+    int too_large;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    struct sink *k = ud;
+    size_t add = size * n;
+    if ((long long)(k->len + add) > k->max) {
+        k->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (k->len + add + 1 > k->cap) {
+        size_t cap = k->cap ? k->cap : 65536;
+        while (cap < k->len + add + 1)
+            cap *= 2;
+        k->buf = xrealloc(k->buf, cap);
+        k->cap = cap;
+    }
+    memcpy(k->buf + k->len, p, add);
+    k->len += add;
+    return add;
+}
+
+struct source {
+    const unsigned char *data;
+    size_t len, off;
+};
+
+static size_t supply(char *p, size_t size, size_t n, void *ud)
+{
+    struct source *src = ud;
+    size_t give = size * n;
+    if (give > src->len - src->off)
+        give = src->len - src->off;
+    memcpy(p, src->data + src->off, give);
+    src->off += give;
+    return give;
+}
+
+/* A libcurl handle set up like s3_call's, for a presigned url. */
+static CURL *self_handle(const struct storage *s, const char *url)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return NULL;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)(s->s3_timeout < 5 ? s->s3_timeout : 5));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, SELF_LOW_SPEED);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)s->s3_timeout);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, SELF_MAX_SECONDS);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "missive");
+    return curl;
+}
+
+int storage_s3_get(struct storage *s, const char *key, long long max, unsigned char **data,
+                   size_t *len)
+{
+    char *url = storage_s3_presign_get(s, key, NULL, NULL, SELF_URL_TTL);
+    struct curl_slist *hl = NULL;
+    struct sink k = {NULL, 0, 0, max, 0};
+    CURL *curl = NULL;
+    long status = -1;
+    int rc = -1;
+
+    if (!url || !(curl = self_handle(s, url)))
+        goto out;
+    hl = curl_slist_append(hl, "Accept:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &k);
+    CURLcode cc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (k.too_large && status == 200) {
+        rc = 2;
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        log_warn("storage_s3", "GET %s: %s", key, curl_easy_strerror(cc));
+        goto out;
+    }
+    if (status == 404) {
+        rc = 1;
+        goto out;
+    }
+    if (status != 200) {
+        log_warn("storage_s3", "GET %s: HTTP %ld", key, status);
+        goto out;
+    }
+    if (!k.buf)
+        k.buf = xmalloc(1);
+    *data = k.buf;
+    *len = k.len;
+    k.buf = NULL;
+    rc = 0;
+out:
+    if (curl)
+        curl_easy_cleanup(curl);
+    curl_slist_free_all(hl);
+    free(k.buf);
+    free(url);
+    return rc;
+}
+
+int storage_s3_put(struct storage *s, const char *key, const char *content_type, const void *data,
+                   size_t len)
+{
+    char *url = storage_s3_presign_put(s, key, content_type, (long long)len, SELF_URL_TTL);
+    struct source src = {data, len, 0};
+    struct curl_slist *hl = NULL;
+    CURL *curl = NULL;
+    long status = -1;
+    char *h;
+    int rc = -1;
+
+    if (!url || !(curl = self_handle(s, url)))
+        goto out;
+    /* Exactly the signed headers: the store checks both. */
+    h = xasprintf("Content-Type: %s", content_type);
+    hl = curl_slist_append(hl, h);
+    free(h);
+    hl = curl_slist_append(hl, "Expect:");
+    hl = curl_slist_append(hl, "Accept:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, supply);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &src);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        log_warn("storage_s3", "PUT %s: %s", key, curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 && status != 201 && status != 204) {
+        log_warn("storage_s3", "PUT %s: HTTP %ld", key, status);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (curl)
+        curl_easy_cleanup(curl);
+    curl_slist_free_all(hl);
+    free(url);
+    return rc;
 }

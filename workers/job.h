@@ -1,7 +1,7 @@
 /*
  * job: what missive-worker runs. Each job is a row in main.c's table: a name,
- * the NOTIFY channel that wakes it (or NULL), how long to let work gather after
- * a wake-up, and one pass that does what there is to do now.
+ * the NOTIFY channel that wakes it (or NULL), the shortest time between two
+ * woken passes (so work gathers), and one pass that does what there is to do now.
  */
 #ifndef MISSIVE_JOB_H
 #define MISSIVE_JOB_H
@@ -12,7 +12,7 @@
 struct job {
     const char *name;
     const char *channel;  /* LISTENed; NULL: runs on the poll interval only */
-    int gather_ms;        /* after a wake-up, wait this long so work coalesces */
+    int gather_ms;        /* a wake-up within this long of the last pass waits for its end */
     /* One pass. Returns units of work done (0: nothing left), -1 on a database error. */
     int (*pass)(const struct config *cfg, struct db *db);
     /* Optional (NULL: none). init runs once before the first pass; 0, or -1 after
@@ -33,5 +33,10 @@ int push_pass(const struct config *cfg, struct db *db);
 int push_init(const struct config *cfg);
 void push_fini(void);
 long push_next_ms(void);
+/* thumbs.c: thumbnails of images (docs/media.md) */
+int thumbs_pass(const struct config *cfg, struct db *db);
+int thumbs_init(const struct config *cfg);
+void thumbs_fini(void);
+long thumbs_next_ms(void);
 
 #endif

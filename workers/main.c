@@ -1,7 +1,7 @@
 /*
  * missive-worker: background jobs, as a daemon or once from cron.
  *
- *   missive-worker [-c FILE] [--once] [all|receipts|sweep|push]
+ *   missive-worker [-c FILE] [--once] [all|receipts|sweep|push|thumbs]
  *
  * The daemon LISTENs on the channels of its jobs and runs a job when its channel
  * is notified, when a timer it asked for (next_ms) is due, and at the latest every
@@ -28,16 +28,14 @@
 static const struct job jobs[] = {
     {"receipts", "missive_receipts", 100, receipts_pass, NULL, NULL, NULL},
     {"sweep", NULL, 0, sweep_pass, NULL, NULL, NULL},
-    /* Woken by every committed event; gathering is per push (push_gather_ms). */
-    {"push", "missive_events", 0, push_pass, push_init, push_fini, push_next_ms},
+    /* Woken by every committed event (each send batch): at most four passes a
+     * second, so one pass reads many batches' events; pushes wait for their own
+     * gathering window (push_gather_ms) anyway. */
+    {"push", "missive_events", 250, push_pass, push_init, push_fini, push_next_ms},
+    /* Woken when an image becomes ready (a trigger of db/migrations/0010_thumbs.sql). */
+    {"thumbs", "missive_thumbs", 0, thumbs_pass, thumbs_init, thumbs_fini, thumbs_next_ms},
 };
 #define NJOBS (sizeof jobs / sizeof jobs[0])
-
-static void sleep_ms(int ms)
-{
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
 
 /* LISTENs for the selected jobs. 0, or -1 if the database is unreachable. */
 static int listen_all(struct db *db, const int *selected)
@@ -92,19 +90,38 @@ static int take_notifies(PGconn *conn, const int *selected, int *woken)
     return any;
 }
 
-static void run_job(const struct config *cfg, struct db *db, size_t i, int woken, long long *due)
+static void run_job(const struct config *cfg, struct db *db, size_t i, int woken,
+                    long long *due, long long *last)
 {
-    if (woken && jobs[i].gather_ms)
-        sleep_ms(jobs[i].gather_ms);
+    *last = mono_ms();
     jobs[i].pass(cfg, db);
     *due = next_due(cfg, i);
+    /* Wakers may skip their NOTIFY for a while after sending one (api/h_receipts.c
+     * does, for half of receipts' gather_ms), trusting that work gathers: so a
+     * woken pass is followed by one more at the end of its window, which takes
+     * what came after it without a NOTIFY of its own. */
+    if (woken && jobs[i].gather_ms && *last + jobs[i].gather_ms < *due)
+        *due = *last + jobs[i].gather_ms;
+}
+
+/* A wake-up runs job i now, unless it ran less than gather_ms ago: then its
+ * next run moves up to the end of that window, and whatever else arrives
+ * meanwhile is taken by that one pass. The loop never sleeps for it, so the
+ * other jobs and the signals are served in the meantime. */
+static void defer_wake(size_t i, long long now, long long last, long long *due)
+{
+    long long at = last + jobs[i].gather_ms;
+    if (at > now && at < *due)
+        *due = at;
+    else if (at <= now)
+        *due = now;
 }
 
 int main(int argc, char **argv)
 {
     static const struct cli_program prog = {
-        "missive-worker", "Missive background jobs: receipts, sweep, push.",
-        "[--once] [all|receipts|sweep|push]"};
+        "missive-worker", "Missive background jobs: receipts, sweep, push, thumbs.",
+        "[--once] [all|receipts|sweep|push|thumbs]"};
     struct config cfg;
     struct db *db = NULL;
     sigset_t sigs;
@@ -155,11 +172,12 @@ int main(int argc, char **argv)
     if (!left)
         goto out;
 
-    long long due[NJOBS] = {0};
+    long long due[NJOBS] = {0}, last[NJOBS] = {0};
+    int pending[NJOBS] = {0}; /* woken, and not run since */
     db = db_new(cfg.db_url);
     for (size_t j = 0; j < NJOBS; j++) /* what piled up while no worker ran */
         if (selected[j])
-            run_job(&cfg, db, j, 0, &due[j]);
+            run_job(&cfg, db, j, 0, &due[j], &last[j]);
     if (once) {
         rc = 0;
         goto out;
@@ -199,9 +217,18 @@ int main(int argc, char **argv)
             take_notifies(conn, selected, woken);
         }
         now = mono_ms();
-        for (size_t j = 0; j < NJOBS; j++)
-            if (selected[j] && (woken[j] || now >= due[j]))
-                run_job(&cfg, db, j, woken[j], &due[j]);
+        for (size_t j = 0; j < NJOBS; j++) {
+            if (!selected[j])
+                continue;
+            if (woken[j]) {
+                pending[j] = 1;
+                defer_wake(j, now, last[j], &due[j]);
+            }
+            if (now >= due[j]) {
+                run_job(&cfg, db, j, pending[j], &due[j], &last[j]);
+                pending[j] = 0;
+            }
+        }
     }
     rc = 0;
 out:

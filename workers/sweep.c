@@ -79,10 +79,11 @@ static int claim_media(const struct config *cfg, struct db *db)
  *   - ready media that no live message holds: held before but all holding messages
  *     deleted (after MEDIA_ORPHAN_GRACE), or never held (a send that checked it and
  *     then failed) after media_abandon_after.
- * Claimed rows ('deleting') have their objects deleted, then the rows go. When an
- * object cannot be deleted (store down) the pass stops there: the rest stay
- * claimed and are retried on the next pass, so a store outage or a worker killed
- * halfway leaks nothing and a pass never waits on more than one timeout.
+ * Claimed rows ('deleting') have their objects (the original and its thumbnail)
+ * deleted, then the rows go. When an object cannot be deleted (store down) the
+ * pass stops there: the rest stay claimed and are retried on the next pass, so a
+ * store outage or a worker killed halfway leaks nothing and a pass never waits on
+ * more than one timeout.
  * Returns the rows removed, or -1.
  */
 static int sweep_media(const struct config *cfg, struct db *db)
@@ -105,7 +106,7 @@ static int sweep_media(const struct config *cfg, struct db *db)
         const char *p[1] = {limit};
         PGresult *r = NULL;
         if (db_exec(db, &r,
-                    "SELECT id, storage_key FROM media WHERE state = 'deleting'"
+                    "SELECT id, storage_key, thumb_key FROM media WHERE state = 'deleting'"
                     " ORDER BY id LIMIT $1::int",
                     1, p) != DB_OK) {
             log_warn("sweep", "media: %s", db_last_error(db));
@@ -119,13 +120,19 @@ static int sweep_media(const struct config *cfg, struct db *db)
         }
         strcpy(ids, "{");
         for (int i = 0; i < n; i++) {
-            const char *key = PQgetvalue(r, i, 1);
-            if (storage_delete(st, key) != 0) {
-                log_warn("sweep", "media %s: object %s not deleted; retrying on the next pass",
-                         PQgetvalue(r, i, 0), key);
-                failed = 1;
-                break;
+            /* The original, then its thumbnail (thumb_key is recorded before the
+             * thumbs job writes it, so one may be there whatever thumb_state says). */
+            const char *keys[2] = {PQgetvalue(r, i, 1),
+                                   PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2)};
+            for (int k = 0; k < 2 && !failed; k++) {
+                if (keys[k] && storage_delete(st, keys[k]) != 0) {
+                    log_warn("sweep", "media %s: object %s not deleted; retrying on the next pass",
+                             PQgetvalue(r, i, 0), keys[k]);
+                    failed = 1;
+                }
             }
+            if (failed)
+                break;
             if (gone++)
                 strcat(ids, ",");
             strcat(ids, PQgetvalue(r, i, 0));

@@ -1,4 +1,5 @@
 // Media: presigned uploads and downloads (POST /v1/media, GET /v1/media/{id}),
+// thumbnails of images (?variant=thumb, made by missive-worker thumbs),
 // checked at the store itself, for whichever storage backend the stack runs:
 //   local  nginx stores the files; every request is checked by missive-api
 //          (auth_request) — this is what `bash tests/e2e/run.sh` starts;
@@ -15,6 +16,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { api, assertProblem, assertStatus, baseUrl, signup } from './lib/client.mjs';
 import { activeDirect, group, history } from './lib/chat.mjs';
@@ -367,6 +369,174 @@ test('media in a message: the recipient downloads it, a non-member gets 404, mis
   await downloadUrl(alice, photo.id);
 });
 
+// ---------------------------------------------------------------- thumbnails
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function pngChunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+/** A real RGB PNG of width x height (colour stripes), written here with node:zlib. */
+function makePng(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter, no interlace
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1); // filter byte 0 (none)
+    for (let x = 0; x < width; x++) {
+      const o = row + 1 + x * 3;
+      raw[o] = (x >> 5) * 40;
+      raw[o + 1] = (y >> 4) * 60;
+      raw[o + 2] = 128;
+    }
+  }
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** Width and height from a WebP file's first chunk (VP8X, VP8 or VP8L), or null. */
+function webpSize(b) {
+  if (b.length < 30 || b.toString('latin1', 0, 4) !== 'RIFF' || b.toString('latin1', 8, 12) !== 'WEBP') return null;
+  const kind = b.toString('latin1', 12, 16);
+  if (kind === 'VP8X') return { width: b.readUIntLE(24, 3) + 1, height: b.readUIntLE(27, 3) + 1 };
+  if (kind === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) {
+    return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+  }
+  if (kind === 'VP8L' && b[20] === 0x2f) {
+    const bits = b.readUInt32LE(21);
+    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+  }
+  return null;
+}
+
+/**
+ * Asks for the thumbnail until the answer is final: the 302's Location once it is
+ * made, or the 404 problem once the media will get none ("yet" means wait).
+ */
+async function awaitThumb(user, id, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await mediaApi('GET', `/v1/media/${id}?variant=thumb`, { token: user.token });
+    if (res.status === 302) return res;
+    assertProblem(res, 404, 'not-found', 'variant');
+    assert.match(res.body.detail, /no thumbnail/);
+    if (!/\byet\b/.test(res.body.detail)) return res;
+    assert.ok(Date.now() < deadline, `no thumbnail for media ${id} after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+/** The worker of the stack is still the process it was (it did not crash). */
+function workerPid() {
+  const s = loadStack();
+  const pid = Number(readFileSync(`${s.MISSIVE_DIR}/run/worker.pid`, 'utf8').trim());
+  process.kill(pid, 0); // throws if it is gone
+  return pid;
+}
+
+test('thumbnails: a sent image gets a 320 px WebP preview that exactly its viewers can fetch', async (t) => {
+  const alice = await signup();
+  const bob = await signup();
+  const carol = await signup();
+  const conv = await activeDirect(alice, bob);
+  const png = makePng(960, 240);
+  const m = await uploadOk(alice, png, 'image/png', 'stripes.png');
+
+  // Not sent yet: no thumbnail is made, and the answer says so for good.
+  let res = await mediaApi('GET', `/v1/media/${m.id}?variant=thumb`, { token: alice.token });
+  assertProblem(res, 404, 'not-found', 'variant');
+  assert.doesNotMatch(res.body.detail, /\byet\b/);
+
+  const sent = await sendWithMedia(alice, conv, [m.id], 'stripes');
+  if (mediaSendUnsupported(sent)) return t.skip('the send path does not take media_ids yet');
+  assertStatus(sent, 201);
+
+  res = await awaitThumb(bob, m.id);
+  assert.equal(res.status, 302, `bob: ${res.text}`);
+  const got = await fetchBytes(res.headers.get('location'));
+  assert.equal(got.status, 200);
+  assert.equal(got.headers.get('content-type'), 'image/webp');
+  assert.match(got.headers.get('content-disposition') ?? '', /filename="stripes\.webp"/);
+  assert.deepEqual(webpSize(got.bytes), { width: 320, height: 80 }, 'longest side 320, aspect kept');
+  assert.ok(got.bytes.length < png.length, 'smaller than the original');
+  // A key of its own: not the original's.
+  const origLoc = await downloadUrl(bob, m.id);
+  assert.notEqual(new URL(origLoc).pathname, new URL(res.headers.get('location')).pathname);
+  assert.ok((await fetchBytes(origLoc)).bytes.equals(png), 'the original is untouched');
+
+  // The uploader too; a stranger learns nothing, as for the original.
+  assertStatus(await mediaApi('GET', `/v1/media/${m.id}?variant=thumb`, { token: alice.token }), 302);
+  res = await mediaApi('GET', `/v1/media/${m.id}?variant=thumb`, { token: carol.token });
+  assertProblem(res, 404, 'not-found');
+  assert.doesNotMatch(res.body.detail, /thumbnail/);
+
+  // Small images keep their size; JPEG-declared PNG bytes are not decoded as PNG.
+  const small = await uploadOk(alice, makePng(200, 100), 'image/png', 'small.png');
+  const liar = await uploadOk(alice, makePng(400, 400), 'image/jpeg', 'liar.jpg');
+  assertStatus(await sendWithMedia(alice, conv, [small.id, liar.id], 'two more'), 201);
+  res = await awaitThumb(bob, small.id);
+  assert.equal(res.status, 302);
+  assert.deepEqual(webpSize((await fetchBytes(res.headers.get('location'))).bytes), { width: 200, height: 100 });
+  res = await awaitThumb(bob, liar.id);
+  assertProblem(res, 404, 'not-found', 'variant');
+
+  // Not images: no thumbnail, said at once.
+  const clip = await uploadOk(alice, randomBytes(500), 'video/mp4', 'clip.mp4');
+  assertStatus(await sendWithMedia(alice, conv, [clip.id], 'a clip'), 201);
+  res = await mediaApi('GET', `/v1/media/${clip.id}?variant=thumb`, { token: bob.token });
+  assertProblem(res, 404, 'not-found', 'variant');
+  assert.doesNotMatch(res.body.detail, /\byet\b/);
+});
+
+test('thumbnails: a corrupt image never gets one, and the worker goes on with the next', async (t) => {
+  const alice = await signup();
+  const bob = await signup();
+  const conv = await activeDirect(alice, bob);
+  const pid = workerPid();
+  const good = makePng(640, 480);
+  // A PNG header with garbage after it, a truncated PNG, and noise.
+  const corrupt = Buffer.concat([good.subarray(0, 33), randomBytes(4000)]);
+  const truncated = good.subarray(0, Math.floor(good.length / 2));
+  const noise = randomBytes(3000);
+  const ids = [];
+  for (const [bytes, name] of [[corrupt, 'corrupt.png'], [truncated, 'truncated.png'], [noise, 'noise.png']]) {
+    ids.push((await uploadOk(alice, bytes, 'image/png', name)).id);
+  }
+  const sent = await sendWithMedia(alice, conv, ids, 'broken');
+  if (mediaSendUnsupported(sent)) return t.skip('the send path does not take media_ids yet');
+  assertStatus(sent, 201);
+  for (const id of ids) {
+    const res = await awaitThumb(bob, id);
+    assertProblem(res, 404, 'not-found', 'variant');
+  }
+  // The worker is the same process, and still makes thumbnails.
+  const after = await uploadOk(alice, good, 'image/png', 'good.png');
+  assertStatus(await sendWithMedia(alice, conv, [after.id], 'good'), 201);
+  const res = await awaitThumb(bob, after.id);
+  assert.equal(res.status, 302);
+  assert.deepEqual(webpSize((await fetchBytes(res.headers.get('location'))).bytes), { width: 320, height: 240 });
+  assert.equal(workerPid(), pid);
+  // Given up for good: still none later.
+  for (const id of ids) {
+    assertProblem(await mediaApi('GET', `/v1/media/${id}?variant=thumb`, { token: bob.token }), 404, 'not-found', 'variant');
+  }
+});
+
 // ---------------------------------------------------------------- sweep
 
 function runSweep() {
@@ -425,4 +595,27 @@ test('the sweep removes abandoned uploads (object and row) and keeps attached on
   runSweep();
   assert.equal(sql(`SELECT count(*) FROM media WHERE id = ${stray.id}`), '0');
   assert.equal((await fetchBytes(strayUrl)).status, 404);
+});
+
+test('the sweep removes the thumbnail together with its image', async (t) => {
+  const alice = await signup();
+  const bob = await signup();
+  const conv = await activeDirect(alice, bob);
+  const m = await uploadOk(alice, makePng(500, 500), 'image/png', 'gone.png');
+  const sent = await sendWithMedia(alice, conv, [m.id]);
+  if (mediaSendUnsupported(sent)) return t.skip('the send path does not take media_ids yet');
+  assertStatus(sent, 201);
+  const thumb = await awaitThumb(bob, m.id);
+  assert.equal(thumb.status, 302);
+  const thumbUrl = thumb.headers.get('location');
+  const origUrl = await downloadUrl(alice, m.id);
+  assert.equal((await fetchBytes(thumbUrl)).status, 200);
+
+  assertStatus(await api('DELETE', `/v1/conversations/${conv}/messages/${sent.body.seq}`, { token: alice.token }), 204);
+  sql(`UPDATE media SET checked_at = checked_at - interval '25 hours' WHERE id = ${m.id}`);
+  sql(`UPDATE media_sweep SET due_at = now() - interval '1 second' WHERE media_id = ${m.id}`);
+  runSweep();
+  assert.equal(sql(`SELECT count(*) FROM media WHERE id = ${m.id}`), '0');
+  assert.equal((await fetchBytes(origUrl)).status, 404, 'the original is gone from the store');
+  assert.equal((await fetchBytes(thumbUrl)).status, 404, 'the thumbnail is gone from the store');
 });

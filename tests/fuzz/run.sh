@@ -20,7 +20,8 @@
 # Objects go to build/fuzz/obj (separate from the gcc builds), one archive per directory
 # (lib, api, sse: api/ and sse/ both define server_new), so a target links only what it uses.
 # A target links lib + api unless its source has a line "FUZZ_LINK: sse" (then lib + sse).
-# A line "FUZZ_FLAGS: ..." in a target's source adds libFuzzer flags for it (e.g. -max_len=).
+# A line "FUZZ_FLAGS: ..." in a target's source adds libFuzzer flags for it (e.g. -max_len=),
+# a line "FUZZ_PKGS: ..." pkg-config packages it links besides (fuzz_thumb: vips).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,6 +35,8 @@ FUZZ_DIR=tests/fuzz
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 BASE_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra $SAN -Ilib -Iapi -Isse $(pkg-config --cflags libpq 2>/dev/null || true)"
+# lib/thumb.c includes libvips's headers (only targets that say FUZZ_PKGS: vips link it).
+BASE_CFLAGS="$BASE_CFLAGS $(pkg-config --cflags vips 2>/dev/null || true)"
 LIB_CFLAGS="$BASE_CFLAGS -fsanitize=fuzzer-no-link"
 # The fuzz targets are ours: hold them to the project's warning set.
 TGT_CFLAGS="$BASE_CFLAGS -fsanitize=fuzzer-no-link -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral"
@@ -132,7 +135,7 @@ build() {
               $OBJ/libapi.a -nt $bin || $OBJ/libsse.a -nt $bin ]]; then
             echo "  LD    $bin"
             # shellcheck disable=SC2086
-            $CC $LDFLAGS -o "$bin" "$OBJ/fuzz/$t.o" $link $LDLIBS
+            $CC $LDFLAGS -o "$bin" "$OBJ/fuzz/$t.o" $link $LDLIBS $(target_libs "$t")
         fi
     done
     # A stale define set would leave an object built the other way: remember it.
@@ -146,6 +149,13 @@ check_features() {
     if [[ -f $OUT/features && "$(cat "$OUT/features")" != "$now" ]]; then
         rm -f "$OBJ"/fuzz/*.o
     fi
+}
+
+target_libs() { # libraries of the pkg-config packages in "FUZZ_PKGS: ..." in the source
+    local pkgs
+    pkgs=$(sed -n 's/.*FUZZ_PKGS: *\([^*]*\).*/\1/p' "$FUZZ_DIR/$1.c" | head -1)
+    # shellcheck disable=SC2086 # a list of package names
+    [[ -z $pkgs ]] || pkg-config --libs $pkgs
 }
 
 target_flags() { # extra libFuzzer flags from "FUZZ_FLAGS: ..." in the source

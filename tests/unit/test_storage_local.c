@@ -1,8 +1,9 @@
 /*
  * Unit tests for lib/storage_local.c and lib/storage.c: the local backend's URL
  * signatures (sign/verify round trip, tampering, expiry, no overwrite), keys, media
- * types and Content-Disposition. Expected HMACs were computed independently with
- * Python's hmac module over the documented string to sign.
+ * types and Content-Disposition; the server's own put/get of files. Expected HMACs
+ * were computed independently with Python's hmac module over the documented string
+ * to sign.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +352,52 @@ static void test_disposition(void **state)
     free(d);
 }
 
+/* The server's own writes and reads (the thumbnail job): storage_put/storage_get. */
+static void test_server_put_get(void **state)
+{
+    struct fixture *f = *state;
+    static const char body[] = "thumbnail bytes", other[] = "other";
+    unsigned char *data = NULL;
+    size_t len = 0;
+    struct stat st;
+    char path[128];
+    int entries = 0;
+
+    assert_int_equal(storage_get(f->st, key1, 1000, &data, &len), 1); /* missing */
+    assert_null(data);
+    assert_int_equal(storage_put(f->st, key1, "image/webp", body, sizeof body - 1), 0);
+    snprintf(path, sizeof path, "%s/%s", f->dir, key1);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0640); /* like nginx's own uploads */
+    assert_int_equal(storage_get(f->st, key1, 1000, &data, &len), 0);
+    assert_int_equal(len, sizeof body - 1);
+    assert_memory_equal(data, body, len);
+    free(data);
+    data = NULL;
+    assert_int_equal(storage_get(f->st, key1, (long long)sizeof body - 2, &data, &len), 2);
+    assert_null(data);
+    /* Replaced whole, and no temporary file is left behind. */
+    assert_int_equal(storage_put(f->st, key1, "image/webp", other, sizeof other - 1), 0);
+    assert_int_equal(storage_get(f->st, key1, 1000, &data, &len), 0);
+    assert_int_equal(len, sizeof other - 1);
+    assert_memory_equal(data, other, len);
+    free(data);
+    data = NULL;
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 1);
+    /* Only keys, never paths. */
+    assert_int_equal(storage_put(f->st, "../escape.jpg", "image/webp", body, 3), -1);
+    assert_int_equal(storage_get(f->st, "../../etc/passwd", 1000, &data, &len), -1);
+    assert_int_equal(storage_put(f->st, key1, "", body, 3), -1);
+    assert_int_equal(storage_delete(f->st, key1), 0);
+    assert_int_equal(storage_get(f->st, key1, 1000, &data, &len), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_put_get, setup, teardown),
         cmocka_unit_test(test_keys),
         cmocka_unit_test_setup_teardown(test_media_types, setup, teardown),
         cmocka_unit_test(test_disposition),
