@@ -140,12 +140,12 @@ void h_messages_send(struct req *r)
     case SEND_DB_UNAVAILABLE:
         http_header(r, "Retry-After", "1");
         http_problem(r, PROB_UNAVAILABLE, NULL,
-                     "The message was not stored: the database is unavailable. Retry with the "
-                     "same client_msg_id.");
+                     "The database is unavailable, so the message may not have been stored. "
+                     "Retry with the same client_msg_id.");
         break;
     default:
         http_problem(r, PROB_INTERNAL, NULL,
-                     "The message was not stored. Retry with the same client_msg_id.");
+                     "The message may not have been stored. Retry with the same client_msg_id.");
         break;
     }
 }

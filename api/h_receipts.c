@@ -47,14 +47,22 @@ static void mark(struct req *r, int read)
     if (http_path_id(r, 0, "id", &conv) != 0 || !(body = http_body(r, fields)))
         return;
     long long seq = jsonv_int(body, "seq", 0);
+    int wake = should_wake();
     const char *p[5] = {access_itoa(r, conv), access_itoa(r, r->user_id), access_itoa(r, seq),
-                        read ? "true" : "false", should_wake() ? "true" : "false"};
+                        read ? "true" : "false", wake ? "true" : "false"};
     st = db_exec(r->db, &res, "SELECT missive_mark($1, $2, $3, $4, $5)", 5, p);
     if (st != DB_OK) {
         http_db_error(r, st);
         return;
     }
     const char *s = PQgetvalue(res, 0, 0);
+    /* Taking the wake-up turn makes this request the one that wakes the worker for
+     * every mark queued in the next WAKE_EVERY_MS (those skip their NOTIFY), but
+     * missive_mark notifies only when it queues something: a mark that was ignored
+     * (or refused) owes the NOTIFY still, else those marks wait for the worker's
+     * poll (worker_poll_interval). */
+    if (wake && strcmp(s, "ok") != 0)
+        db_exec(r->db, NULL, "SELECT pg_notify('missive_receipts', '')", 0, NULL);
     if (strcmp(s, "ok") == 0 || strcmp(s, "ignored") == 0)
         http_empty(r, 204);
     else if (strcmp(s, "beyond") == 0)

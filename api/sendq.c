@@ -83,9 +83,9 @@ int sendq_run_batch(struct db *db, struct sendq_item **items, int n)
                  1, p);
     if (st != DB_OK) {
         if (st == DB_UNAVAILABLE || st == DB_RETRY)
-            log_warn("send_batch_unavailable", "%d sends not stored: %s", n, db_last_error(db));
+            log_warn("send_batch_unavailable", "%d sends failed (a commit cut short may still have stored them): %s", n, db_last_error(db));
         else
-            log_error("send_batch_failed", "%d sends not stored: %s", n, db_last_error(db));
+            log_error("send_batch_failed", "%d sends failed (a commit cut short may still have stored them): %s", n, db_last_error(db));
         fail_all(items, n, st == DB_UNAVAILABLE || st == DB_RETRY ? SEND_DB_UNAVAILABLE
                                                                   : SEND_DB_ERROR);
         goto out;

@@ -9,6 +9,9 @@
 #   stack.sh restart-one DIR NAME  SIGTERM it, then start it again
 #   stack.sh kill-one DIR NAME     SIGKILL it (its process group), no restart
 #   stack.sh logs DIR NAME [N]     last N (20) lines of its log
+#   stack.sh restart-pg-immediate DIR  crash-restart PostgreSQL (pg_ctl restart
+#                                  -m immediate: no checkpoint, WAL replay), as the
+#                                  cluster's owner; returns once it accepts connections
 #
 # Layout of DIR: run/*.pid and sockets, log/*.log, secrets/ (db password,
 # token secret; kept across starts), pg/ (the cluster), nginx/ (rendered
@@ -44,7 +47,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '5,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '5,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -289,6 +292,15 @@ pg_stop() {
     as_pg "$PG_BIN/pg_ctl" stop -w -t 30 -s -m fast -D "$PGDATA" >/dev/null 2>&1 && return 0
     say "postgres: fast stop failed, using immediate"
     as_pg "$PG_BIN/pg_ctl" stop -w -t 10 -s -m immediate -D "$PGDATA" >/dev/null 2>&1 || true
+}
+
+# A database crash and recovery in one step: the server stops without a checkpoint
+# (as after a power cut) and the start replays the WAL. The log goes on into
+# postgres.log (-l; pg_ctl restart would otherwise keep the server's output).
+pg_restart_immediate() {
+    running postgres || die "postgres is not running"
+    as_pg "$PG_BIN/pg_ctl" restart -m immediate -w -t 60 -s -D "$PGDATA" -l "$LOG/postgres.log" \
+        </dev/null >/dev/null 2>&1 || die_log postgres "pg_ctl restart -m immediate failed"
 }
 
 psql_() {
@@ -588,6 +600,7 @@ main() {
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    restart-pg-immediate) pg_restart_immediate ;;
     start-one | restart-one | kill-one | logs)
         [ $# -ge 3 ] || usage
         pidfile_of "$3" >/dev/null

@@ -5,6 +5,7 @@
 // environment, so the tests can also be pointed at a stack started by hand:
 //   MISSIVE_URL=http://127.0.0.1:8080 MISSIVE_TOKEN_SECRET=... node --test tests/e2e
 
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** Parses KEY=VALUE lines; accepts `export `, comments and '...' / "..." quoting. */
@@ -57,4 +58,24 @@ export function tokenSecret() {
   const s = loadStack().MISSIVE_TOKEN_SECRET;
   if (!s) throw new Error('stack.env has no MISSIVE_TOKEN_SECRET');
   return Buffer.from(s, 'utf8');
+}
+
+const STACK_SH = new URL('../../../deploy/stack.sh', import.meta.url).pathname;
+
+/**
+ * Runs `deploy/stack.sh CMD DIR ...args` on the stack under test (DIR from
+ * MISSIVE_DIR) without blocking the event loop, so streams and senders keep
+ * running while a component is killed or restarted. Resolves with the
+ * milliseconds it took; rejects with stack.sh's stderr.
+ */
+export function stackCommand(cmd, ...args) {
+  const dir = loadStack().MISSIVE_DIR;
+  if (!dir) throw new Error('stack.env has no MISSIVE_DIR');
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    execFile('bash', [STACK_SH, cmd, dir, ...args], { timeout: 120000 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`stack.sh ${[cmd, ...args].join(' ')} failed: ${stderr || err.message}`, { cause: err }));
+      else resolve(Date.now() - t0);
+    });
+  });
 }
