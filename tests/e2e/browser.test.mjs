@@ -8,8 +8,11 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, statSync } from 'node:fs';
+import { copyFileSync, statSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import * as B from './lib/browser.mjs';
+import { api, assertStatus, signup } from './lib/client.mjs';
+import { activeDirect, sendOk } from './lib/chat.mjs';
 
 const T = { timeout: 100_000 };
 const DOCS_SHOT = new URL('../../docs/screenshot.png', import.meta.url).pathname;
@@ -359,4 +362,334 @@ test('image attachments: upload, send with and without a caption, the peer sees 
     await alice.context.close();
     await bob.context.close();
   }
+});
+
+// ---- Notifications (Web Push) -----------------------------------------------
+//
+// Headless Chromium has no push service it can reach (and browser contexts are
+// incognito, where Chrome refuses the Push API), so pushManager.subscribe()
+// fails here: that failure is one of the tests. What can be real is: the
+// service worker at "/", the app's registration of a subscription with the API,
+// the push worker's encrypted push to a push service (tests/peers/push-receiver.mjs,
+// which decrypts it), and that payload delivered to the service worker through
+// the DevTools protocol (ServiceWorker.deliverPushMessage), which shows it.
+
+const RX = process.env.PUSH_RECEIVER_URL;
+const RX_CA = RX ? readFileSync(process.env.PUSH_RECEIVER_CA) : null;
+// Chrome says this on the console when a page of an incognito context subscribes.
+const INCOGNITO_PUSH = /does not support the Push API in incognito mode/;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A request to the push receiver (https, its throwaway certificate trusted). */
+function rx(method, path) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(new URL(path, RX), { method, ca: RX_CA, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null });
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`push receiver ${method} ${path}: timeout`)));
+    req.end();
+  });
+}
+
+/** The decrypted payloads the receiver got on /push/<name>, once there are n. */
+async function receivedPushes(name, n, ms = 20_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const got = (await rx('GET', '/messages')).body.filter((m) => m.path === `/push/${name}`);
+    if (got.length >= n) {
+      for (const m of got) assert.ok(m.ok, `the receiver accepted the push: ${JSON.stringify(m.errors)}`);
+      return got.map((m) => JSON.parse(Buffer.from(m.payload, 'base64url').toString('utf8')));
+    }
+    if (Date.now() > until) throw new Error(`${got.length} of ${n} pushes to /push/${name} within ${ms} ms`);
+    await sleep(150);
+  }
+}
+
+async function subscriptionsOf(user) {
+  const res = await api('GET', '/v1/push/subscriptions', { token: user.token });
+  assertStatus(res, 200);
+  return res.body.subscriptions;
+}
+
+async function waitOnline(viewer, user, online, ms = 15_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const res = await api('GET', `/v1/presence?user_ids=${user.id}`, { token: viewer.token });
+    assertStatus(res, 200);
+    if (res.body.presence[0].online === online) return;
+    if (Date.now() > until) throw new Error(`presence of ${user.username} never became ${online}`);
+    await sleep(100);
+  }
+}
+
+/** Calls the app's own registration function (web/js/push.js) in the page. */
+function registerInPage(page, subscription) {
+  return page.evaluate(async (sub) => (await import('/js/push.js')).registerSubscription(sub), subscription);
+}
+
+describe('Notifications (Web Push)', () => {
+  test('the service worker is active at "/", the control is there, and nothing is asked on load', T, async () => {
+    const p = await B.person(browser, 'sw');
+    try {
+      await B.signUpUI(p.page, { username: B.uniqueName('carol'), displayName: 'Carol Push' });
+      const bell = p.page.getByRole('button', { name: 'Notifications', exact: true });
+      await bell.waitFor({ state: 'visible' });
+      assert.equal(await bell.getAttribute('aria-pressed'), 'false');
+      assert.match(await bell.getAttribute('title'), /Notifications are off/);
+
+      const sw = await p.page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.ready;
+        return { scope: reg.scope, script: reg.active?.scriptURL, state: reg.active?.state, permission: Notification.permission };
+      });
+      const base = new URL(B.baseUrl()).origin;
+      assert.equal(sw.scope, `${base}/`);
+      assert.equal(sw.script, `${base}/sw.js`);
+      assert.equal(sw.state, 'activated');
+      // Without a click nobody asked: a prompt in headless Chromium is answered "denied" at once.
+      assert.equal(sw.permission, 'default');
+
+      // nginx: the worker is never cached without a check, and the CSP allows it (worker-src 'self').
+      const res = await fetch(`${B.baseUrl()}/sw.js`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type'), /javascript/);
+      assert.match(res.headers.get('cache-control') ?? '', /no-cache/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /worker-src 'self'/);
+      await res.arrayBuffer();
+
+      // Settings has the same switch, with the state in words.
+      await p.page.getByRole('button', { name: 'Settings' }).click();
+      const dialog = p.page.getByRole('dialog', { name: 'Settings' });
+      await dialog.getByRole('heading', { name: 'Notifications' }).waitFor();
+      await dialog.locator('#push-state', { hasText: 'Off in this browser.' }).waitFor();
+      await dialog.getByRole('button', { name: 'Turn on notifications' }).waitFor();
+      await B.shot(p.page, '13-settings-notifications');
+      await dialog.getByRole('button', { name: 'Close' }).click();
+      assert.deepEqual(p.problems, []);
+    } finally {
+      await p.context.close();
+    }
+  });
+
+  test('turning notifications on when the browser cannot subscribe says why and registers nothing', T, async () => {
+    const p = await B.person(browser, 'sw-fail');
+    const refused = await B.person(browser, 'sw-denied');
+    try {
+      const posts = [];
+      let keyAsked = 0;
+      for (const x of [p, refused]) {
+        x.context.on('request', (r) => {
+          const path = new URL(r.url()).pathname;
+          if (path === '/v1/push/subscriptions' && r.method() === 'POST') posts.push(r.url());
+          if (path === '/v1/push/vapid-key') keyAsked++;
+        });
+      }
+      // Permission granted: the browser's subscribe() itself fails (no push service here).
+      await p.context.grantPermissions(['notifications'], { origin: new URL(B.baseUrl()).origin });
+      await B.signUpUI(p.page, { username: B.uniqueName('dave'), displayName: 'Dave Push' });
+      const bell = p.page.getByRole('button', { name: 'Notifications', exact: true });
+      await bell.click();
+      const toastText = /Your browser could not reach its push service, so notifications cannot be turned on right now/;
+      await p.page.getByRole('alert').filter({ hasText: toastText }).waitFor();
+      await B.shot(p.page, '14-notifications-failed');
+      assert.equal(await bell.getAttribute('aria-pressed'), 'false');
+      assert.equal(keyAsked, 1, 'the VAPID key was fetched for subscribe()');
+
+      // The same from Settings: the error shows in the dialog.
+      await p.page.getByRole('button', { name: 'Settings' }).click();
+      const dialog = p.page.getByRole('dialog', { name: 'Settings' });
+      await dialog.getByRole('button', { name: 'Turn on notifications' }).click();
+      await dialog.getByRole('alert').filter({ hasText: toastText }).waitFor();
+      await dialog.locator('#push-state', { hasText: 'Off in this browser.' }).waitFor();
+      await dialog.getByRole('button', { name: 'Close' }).click();
+
+      // Permission refused (headless Chromium answers the prompt "denied"): blocked, in plain words.
+      await B.signUpUI(refused.page, { username: B.uniqueName('erin'), displayName: 'Erin Push' });
+      const bell2 = refused.page.getByRole('button', { name: 'Notifications', exact: true });
+      await bell2.click();
+      await refused.page.getByRole('alert').filter({ hasText: 'Notifications are blocked for this site.' }).waitFor();
+      await refused.page.waitForFunction(() => document.getElementById('notify-btn').dataset.state === 'blocked');
+      assert.match(await bell2.getAttribute('title'), /blocked/);
+
+      assert.deepEqual(posts, [], 'nothing was registered with the API');
+      assert.deepEqual(p.problems.filter((x) => !INCOGNITO_PUSH.test(x)), []);
+      assert.deepEqual(refused.problems, []);
+    } finally {
+      await p.context.close();
+      await refused.context.close();
+    }
+  });
+
+  test('the bell turns notifications on and off (the browser\'s PushManager stood in for)', { ...T, skip: RX ? false : 'no push receiver (run with tests/e2e/run.sh)' }, async () => {
+    // Headless Chromium cannot subscribe; a stand-in for PushManager returns
+    // the push receiver's subscription, so the rest is real: the permission,
+    // the server's VAPID key, the API, the UI.
+    const carol = await signup(B.uniqueName('carol'), { display_name: 'Carol Bell' });
+    const p = await B.person(browser, 'bell');
+    try {
+      const endpoint = `${RX}/push/${B.uniqueName('bell')}`;
+      const keys = (await rx('GET', '/subscription')).body.keys;
+      await p.context.addInitScript(({ endpoint: ep, keys: k }) => {
+        const bytes = (b64u) => Uint8Array.from(atob(b64u.replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0)).buffer;
+        let current = null;
+        window.pushStandIn = { subscribed: [], unsubscribed: 0 };
+        PushManager.prototype.subscribe = async function subscribe(opts) {
+          const key = typeof opts.applicationServerKey === 'string' ? opts.applicationServerKey : null;
+          window.pushStandIn.subscribed.push({ userVisibleOnly: opts.userVisibleOnly, key });
+          current = {
+            endpoint: ep, expirationTime: null,
+            options: { userVisibleOnly: true, applicationServerKey: bytes(key) },
+            toJSON: () => ({ endpoint: ep, expirationTime: null, keys: k }),
+            unsubscribe: async () => { current = null; window.pushStandIn.unsubscribed++; return true; },
+          };
+          return current;
+        };
+        PushManager.prototype.getSubscription = async function getSubscription() { return current; };
+      }, { endpoint, keys });
+      const calls = [];
+      p.context.on('request', (r) => {
+        if (new URL(r.url()).pathname.startsWith('/v1/push/subscriptions')) calls.push(`${r.method()} ${new URL(r.url()).pathname}`);
+      });
+      await p.context.grantPermissions(['notifications'], { origin: new URL(B.baseUrl()).origin });
+      await B.signInUI(p.page, { username: carol.username, password: carol.password });
+
+      const bell = p.page.getByRole('button', { name: 'Notifications', exact: true });
+      await bell.click();
+      await p.page.getByRole('status').filter({ hasText: 'Notifications are on.' }).waitFor();
+      await p.page.locator('#notify-btn[aria-pressed=true]').waitFor();
+      const vapid = await api('GET', '/v1/push/vapid-key', { token: carol.token });
+      assertStatus(vapid, 200);
+      assert.deepEqual(await p.page.evaluate(() => window.pushStandIn.subscribed),
+        [{ userVisibleOnly: true, key: vapid.body.public_key }], 'subscribed once, with the server\'s VAPID key');
+      const subs = await subscriptionsOf(carol);
+      assert.deepEqual(subs.map((x) => x.endpoint), [endpoint]);
+      await B.shot(p.page, '15-notifications-on');
+
+      // Settings agrees, and turns them off: deleted at the API, unsubscribed in the browser.
+      await p.page.getByRole('button', { name: 'Settings' }).click();
+      const dialog = p.page.getByRole('dialog', { name: 'Settings' });
+      await dialog.locator('#push-state', { hasText: 'On: this browser shows a notification' }).waitFor();
+      await dialog.getByRole('button', { name: 'Turn off notifications' }).click();
+      await dialog.locator('#push-state', { hasText: 'Off in this browser.' }).waitFor();
+      await dialog.getByRole('button', { name: 'Close' }).click();
+      await p.page.locator('#notify-btn[aria-pressed=false]').waitFor();
+      assert.equal(await p.page.evaluate(() => window.pushStandIn.unsubscribed), 1);
+      assert.deepEqual(await subscriptionsOf(carol), []);
+      assert.deepEqual(calls, ['POST /v1/push/subscriptions', `DELETE /v1/push/subscriptions/${subs[0].id}`]);
+      assert.deepEqual(p.problems, []);
+    } finally {
+      await p.context.close();
+    }
+  });
+
+  test('a push from the push worker shows one notification per conversation; registration and sign-out at the API', { ...T, skip: RX ? false : 'no push receiver (run with tests/e2e/run.sh)' }, async () => {
+    // Alice (API only) writes to Bob, who uses the web client.
+    const alice = await signup(B.uniqueName('alice'), { display_name: 'Alice Push' });
+    const bob = await signup(B.uniqueName('bob'), { display_name: 'Bob Push' });
+    const conv = await activeDirect(alice, bob);
+    const bobP = await B.person(browser, 'bob-push');
+    try {
+      const base = new URL(B.baseUrl()).origin;
+      await bobP.context.grantPermissions(['notifications'], { origin: base });
+      await B.signInUI(bobP.page, { username: bob.username, password: bob.password });
+      await bobP.page.locator('#live-status[data-status=live], #live-status[data-status=polling]').waitFor();
+
+      // The app registers a subscription (the receiver's endpoint and keys, as a
+      // browser's PushSubscription.toJSON()) with the API; the API has it.
+      const name = B.uniqueName('web');
+      const keys = (await rx('GET', '/subscription')).body.keys;
+      const endpoint = `${RX}/push/${name}`;
+      const made = await registerInPage(bobP.page, { endpoint, expirationTime: null, keys });
+      assert.equal(made.endpoint, endpoint);
+      assert.deepEqual((await subscriptionsOf(bob)).map((s) => [s.id, s.endpoint]), [[made.id, endpoint]]);
+
+      // Bob closes the page (offline: the push worker only pushes to users without
+      // a live connection); Alice writes twice, and the push worker sends two pushes.
+      await waitOnline(alice, bob, true);
+      await bobP.page.close();
+      await waitOnline(alice, bob, false); // after presence_grace
+      await sendOk(alice, conv, 'Dinner at 8?');
+      const [first] = await receivedPushes(name, 1);
+      await sendOk(alice, conv, 'Or 8:30, if that suits you better');
+      const second = (await receivedPushes(name, 2))[1];
+      assert.equal(first.conversation_id, conv);
+      assert.equal(first.title, 'Alice Push');
+      assert.equal(first.body, 'Dinner at 8?');
+      assert.equal(second.conversation_id, conv);
+      assert.equal(second.body, 'Or 8:30, if that suits you better');
+
+      // Bob opens Missive again. His browser has no subscription of its own (it
+      // cannot subscribe here), so the app deletes the registration at the API.
+      const page = await B.newPage(bobP);
+      const dropped = page.waitForResponse((r) => r.request().method() === 'DELETE'
+        && new URL(r.url()).pathname === `/v1/push/subscriptions/${made.id}`);
+      await page.goto(B.baseUrl() + '/');
+      await page.locator('#app-screen').waitFor({ state: 'visible' });
+      assert.equal((await dropped).status(), 204);
+      assert.deepEqual(await subscriptionsOf(bob), []);
+
+      // The push worker's payloads, delivered to the service worker: one notification
+      // for the conversation (same tag), showing the newest message.
+      const sw = await B.serviceWorkerOf(page);
+      const tag = `conversation-${conv}`;
+      const shows = (pred, t) => async (pg) => pred(await B.notifications(pg, t));
+      await B.deliverPushUntil(page, sw, first, shows((l) => l.length === 1 && l[0].body === 'Dinner at 8?'));
+      await B.deliverPushUntil(page, sw, second, shows((l) => l.length === 1 && l[0].body === second.body));
+      assert.deepEqual(await B.notifications(page), [{ title: 'Alice Push', body: 'Or 8:30, if that suits you better',
+        tag, renotify: true, data: { conversation_id: conv, seq: second.seq } }]);
+
+      // Without text (hidden previews send none): "New message".
+      const other = conv + 1000000;
+      await B.deliverPushUntil(page, sw, { ...second, conversation_id: other, body: '' },
+        shows((l) => l.length === 1 && l[0].body === 'New message' && l[0].title === 'Alice Push', `conversation-${other}`));
+
+      // Opening the conversation closes its notification. While it is open and
+      // focused, a push for it shows none: the worker asks the window (the page
+      // counts the questions) and shows nothing; a push for another conversation
+      // still shows.
+      await B.openConversation(page, 'Alice Push');
+      await B.waitNotifications(page, (l) => l.length === 0, { tag, sw });
+      await page.evaluate(() => {
+        window.asked = 0;
+        navigator.serviceWorker.addEventListener('message', (e) => {
+          if (e.data?.type === 'missive.shown-conversation') window.asked++;
+        });
+      });
+      await B.deliverPushUntil(page, sw, second, (pg) => pg.evaluate(() => window.asked > 0));
+      const third = conv + 2000000;
+      await B.deliverPushUntil(page, sw, { ...first, conversation_id: third, title: 'Book club' },
+        shows((l) => l.length === 1 && l[0].title === 'Book club', `conversation-${third}`));
+      assert.deepEqual(await B.notifications(page, tag), []);
+
+      // What a click does in the page: the service worker's message opens the conversation.
+      await page.evaluate(() => { location.hash = ''; });
+      await page.locator('#chat-empty').waitFor({ state: 'visible' });
+      await page.evaluate((id) => navigator.serviceWorker.dispatchEvent(new MessageEvent('message',
+        { data: { type: 'missive.open-conversation', conversation_id: id } })), conv);
+      await page.locator('#chat-title', { hasText: 'Alice Push' }).waitFor();
+      assert.equal(new URL(page.url()).hash, `#/c/${conv}`);
+
+      // Signing out deletes this browser's registration at the API (before the session ends).
+      const again = await registerInPage(page, { endpoint, expirationTime: null, keys });
+      assert.deepEqual((await subscriptionsOf(bob)).map((s) => s.id), [again.id]);
+      const order = [];
+      page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (r.method() === 'DELETE' && path.startsWith('/v1/')) order.push(path);
+      });
+      await page.getByRole('button', { name: 'Settings' }).click();
+      await page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Sign out' }).click();
+      await page.locator('#auth-screen').waitFor({ state: 'visible' });
+      assert.deepEqual(order, [`/v1/push/subscriptions/${again.id}`, '/v1/sessions/current']);
+      assert.deepEqual(await subscriptionsOf(bob), []);
+      assert.deepEqual(bobP.problems, []);
+    } finally {
+      await bobP.context.close();
+    }
+  });
 });

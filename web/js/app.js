@@ -16,10 +16,12 @@ import { createLive } from './stream.js';
 import { SessionEnded } from './api.js';
 import { reportError } from './notify.js';
 import { forgetMedia } from './media.js';
+import * as push from './push.js';
 import { initAuthView, showAuth } from './views/auth-view.js';
 import { initSidebar } from './views/sidebar.js';
 import { initChatView, focusComposer } from './views/chat-view.js';
 import { initDialogs, newChatDialog, newGroupDialog, infoDialog, settingsDialog } from './views/dialogs.js';
+import { initPushButton } from './views/push-control.js';
 
 const live = createLive({
   onEvent: (ev) => applyEvent(ev),
@@ -63,6 +65,7 @@ async function route() {
     }
     const conv = state.convs.get(id);
     if (conv.state === 'request' && state.tab !== 'requests') sidebar.selectTab('requests');
+    push.clearNotifications(id);
     focusComposer();
   } catch (e) {
     if (!(e instanceof SessionEnded)) reportError(e, 'Could not open the conversation');
@@ -75,6 +78,7 @@ async function enter(user) {
   $('#auth-screen').hidden = true;
   $('#app-screen').hidden = false;
   live.start();
+  push.start(user); // the service worker; the subscription again if this user turned notifications on here
   try {
     await Promise.all([sync.loadAll(), actions.loadBlocks(), actions.loadMe().then(auth.updateUser)]);
   } catch (e) {
@@ -86,6 +90,7 @@ async function enter(user) {
 function leave(reason) {
   signedIn = false;
   live.stop();
+  push.stop();
   sender.reset();
   forgetMedia();
   store.reset(null);
@@ -109,6 +114,11 @@ function init() {
     },
   });
   initDialogs({ openConv });
+  initPushButton();
+  // A notification was clicked: the service worker focused this window and names the conversation.
+  push.initPush({ onOpen: openConv, shown: () => (signedIn ? state.openId : null) });
+  // Signing out also drops this browser's push subscription (at the API, then in the browser).
+  auth.onBeforeSignOut(() => push.forget());
   $('#new-chat-btn').addEventListener('click', newChatDialog);
   $('#new-group-btn').addEventListener('click', newGroupDialog);
   $('#settings-btn').addEventListener('click', settingsDialog);

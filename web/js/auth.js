@@ -152,9 +152,21 @@ export async function signUp({ username, password, display_name }) {
   return signIn(username, password);
 }
 
+const beforeSignOut = new Set();
+/** fn() runs (awaited, failures ignored) before signOut() ends the session: it may still call the API. */
+export function onBeforeSignOut(fn) {
+  beforeSignOut.add(fn);
+  return () => beforeSignOut.delete(fn);
+}
+
 /** Ends the session on the server (best effort) and everywhere in this browser. */
 export async function signOut() {
   if (session) {
+    for (const fn of beforeSignOut) {
+      try {
+        await fn();
+      } catch { /* signing out goes on */ }
+    }
     try {
       await api('DELETE', '/v1/sessions/current', { timeoutMs: 5000 });
     } catch { /* the tokens are forgotten below anyway */ }

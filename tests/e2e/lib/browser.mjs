@@ -130,3 +130,94 @@ export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, animations: 'disabled' });
 }
+
+// ---- Web Push: the service worker through the Chrome DevTools Protocol ----
+
+/**
+ * The page's service worker registration for scope "/" as CDP sees it:
+ * {cdp, registrationId, origin}. The CDP session stays open (ServiceWorker domain
+ * enabled) for deliverPush().
+ */
+export async function serviceWorkerOf(page, { timeout = 15000 } = {}) {
+  const origin = new URL(baseUrl()).origin;
+  const scope = `${origin}/`;
+  const cdp = await page.context().newCDPSession(page);
+  const regs = new Map();
+  const log = []; // what the worker went through, for failure messages
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+    for (const r of registrations) regs.set(r.registrationId, r);
+  });
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+    for (const v of versions) log.push(`version ${v.versionId}: ${v.status} ${v.runningStatus}`);
+  });
+  cdp.on('ServiceWorker.workerErrorReported', ({ errorMessage: e }) => {
+    log.push(`error: ${e.errorMessage} (${e.sourceURL}:${e.lineNumber})`);
+  });
+  // Chrome's own record of push events (dispatched, completed with a status) and
+  // notifications (shown, closed), as DevTools' background services panels show it.
+  cdp.on('BackgroundService.backgroundServiceEventReceived', ({ backgroundServiceEvent: e }) => {
+    const meta = e.eventMetadata.map((m) => `${m.key}=${m.value}`).join(' ');
+    log.push(`${e.eventName}${meta ? ` (${meta})` : ''}`);
+  });
+  await cdp.send('ServiceWorker.enable');
+  for (const service of ['pushMessaging', 'notifications']) {
+    await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service });
+    await cdp.send('BackgroundService.startObserving', { service });
+  }
+  const until = Date.now() + timeout;
+  for (;;) {
+    const reg = [...regs.values()].find((r) => r.scopeURL === scope && !r.isDeleted);
+    if (reg) return { cdp, registrationId: reg.registrationId, origin, log };
+    if (Date.now() > until) throw new Error(`no service worker registration for ${scope} within ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Delivers a push message (the decrypted payload, as text or an object) to that service worker. */
+export async function deliverPush(sw, payload) {
+  const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  await sw.cdp.send('ServiceWorker.deliverPushMessage', { origin: sw.origin, registrationId: sw.registrationId, data });
+}
+
+/**
+ * Delivers a push and waits until done(page) is true. Chrome's DevTools delivery
+ * is fire-and-forget (a push that finds the worker stopping is dropped without a
+ * word), so a push with no effect after `wait` ms is delivered once more; the
+ * worker handles a repeated push like the first (same tag, same notification).
+ */
+export async function deliverPushUntil(page, sw, payload, done, { tries = 3, wait = 5000 } = {}) {
+  for (let i = 1; ; i++) {
+    await deliverPush(sw, payload);
+    const until = Date.now() + wait;
+    while (Date.now() < until) {
+      if (await done(page)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const state = `notifications: ${JSON.stringify(await notifications(page))}; service worker: ${sw.log.join('; ') || 'no events'}`;
+    if (i >= tries) throw new Error(`a push delivered ${tries} times had no effect; ${state}`);
+    console.log(`deliverPushUntil: no effect after ${wait} ms, delivering again; ${state}`);
+  }
+}
+
+/** The notifications the service worker shows now (registration.getNotifications()), optionally of one tag. */
+export function notifications(page, tag) {
+  return page.evaluate(async (t) => {
+    const reg = await navigator.serviceWorker.ready;
+    const list = await reg.getNotifications(t ? { tag: t } : {});
+    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, renotify: n.renotify, data: n.data }));
+  }, tag ?? null);
+}
+
+/** Waits until the notifications (of tag) satisfy pred(list); returns the list. sw: for the failure message. */
+export async function waitNotifications(page, pred, { tag, timeout = 10000, sw } = {}) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const list = await notifications(page, tag);
+    if (pred(list)) return list;
+    if (Date.now() > until) {
+      throw new Error(`notifications did not match within ${timeout} ms: ${JSON.stringify(list)}`
+        + (sw ? `; service worker: ${sw.log.join('; ') || 'no events'}` : ''));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,5 +1,6 @@
 // views/dialogs.js: new chat, new group, conversation info (members, mute,
-// block, leave) and settings (profile, privacy, blocked people, sign out).
+// block, leave) and settings (profile, privacy, notifications, blocked people,
+// sign out).
 
 import { h, fill } from '../dom.js';
 import { icon } from '../icons.js';
@@ -12,6 +13,7 @@ import { reportError, toast } from '../notify.js';
 import { avatarClass, initials, presenceText, userLabel } from '../format.js';
 import { openDialog, errorLine } from './dialog.js';
 import { userPicker } from './user-picker.js';
+import { pushSettings } from './push-control.js';
 
 let openConv = () => {};
 export function initDialogs(opts) {
@@ -232,9 +234,11 @@ export function settingsDialog() {
       }
     },
   }, 'Sign out');
+  const notifications = pushSettings();
   const dlg = openDialog({
     title: 'Settings',
-    content: [error, form, h('h3', { text: 'Blocked people' }), blocks, h('div', { class: 'dialog-actions' }, signOut)],
+    content: [error, form, notifications.el, h('h3', { text: 'Blocked people' }), blocks, h('div', { class: 'dialog-actions' }, signOut)],
+    onClose: notifications.dispose,
   });
   name.focus();
 }
