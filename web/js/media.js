@@ -4,7 +4,10 @@
 // body). The id then travels in the message's media_ids. Showing an image:
 // GET /v1/media/{id} needs the Bearer header and redirects to the bytes, so an
 // <img src> cannot load it; the blob is fetched and shown as a blob: URL
-// (allowed by the CSP's img-src), one download per id per tab.
+// (allowed by the CSP's img-src), one download per id per tab. Conversations
+// show the 320-px preview (?variant=thumb, made by the server shortly after the
+// image is sent) and fall back to the original while there is none; clicking a
+// picture opens the original.
 
 import { api, apiBlob, problemOf, ApiError, seg } from './api.js';
 
@@ -38,26 +41,36 @@ export async function uploadImage(file) {
   return id;
 }
 
-const urls = new Map(); // media id -> blob: URL (loaded)
-const loading = new Map(); // media id -> Promise<blob: URL>
+const urls = new Map(); // "id" (original) or "id/thumb" -> blob: URL (loaded)
+const loading = new Map(); // same keys -> Promise<blob: URL>
 
-/** The blob: URL of media id when already downloaded, else null. */
-export const loadedUrl = (id) => urls.get(id) ?? null;
+/** The blob: URL of media id (thumb: its preview) when already downloaded, else null. */
+export const loadedUrl = (id, thumb = false) => urls.get(thumb ? `${id}/thumb` : `${id}`) ?? null;
 
-/** Downloads media id once; resolves to a blob: URL. */
-export function mediaUrl(id) {
-  if (urls.has(id)) return Promise.resolve(urls.get(id));
-  if (!loading.has(id)) {
-    const p = apiBlob(`/v1/media/${seg(id)}`)
+function load(key, path) {
+  if (urls.has(key)) return Promise.resolve(urls.get(key));
+  if (!loading.has(key)) {
+    const p = apiBlob(path)
       .then((blob) => {
         const url = URL.createObjectURL(blob);
-        urls.set(id, url);
+        urls.set(key, url);
         return url;
       })
-      .finally(() => loading.delete(id));
-    loading.set(id, p);
+      .finally(() => loading.delete(key));
+    loading.set(key, p);
   }
-  return loading.get(id);
+  return loading.get(key);
+}
+
+/** Downloads media id once; resolves to a blob: URL of the original. */
+export const mediaUrl = (id) => load(`${id}`, `/v1/media/${seg(id)}`);
+
+/** The preview of image id, or the original while it has none (404). */
+export function previewUrl(id) {
+  return load(`${id}/thumb`, `/v1/media/${seg(id)}?variant=thumb`).catch((e) => {
+    if (e instanceof ApiError && e.status === 404) return mediaUrl(id);
+    throw e;
+  });
 }
 
 /** Frees the downloaded images (sign-out). */

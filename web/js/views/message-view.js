@@ -7,7 +7,7 @@ import { icon } from '../icons.js';
 import { clock, snippet } from '../format.js';
 import * as store from '../store.js';
 import { state } from '../store.js';
-import { mediaUrl, loadedUrl } from '../media.js';
+import { mediaUrl, previewUrl, loadedUrl } from '../media.js';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const EDIT_WINDOW_MS = 24 * 3600 * 1000;
@@ -135,16 +135,26 @@ export function messageItem(d, { pickerOpen = false } = {}) {
       : null);
 }
 
-/** An attached image: shown from a blob: URL once downloaded (GET /v1/media/{id} needs the token). */
+/** An attached image: its preview, shown from a blob: URL once downloaded (GET
+ * /v1/media/{id} needs the token); a click opens the original in a new tab. */
 function mediaImage(id) {
-  const img = h('img', { class: 'msg-img', alt: 'Photo', 'data-media-id': id, decoding: 'async' });
-  const url = loadedUrl(id);
+  const img = h('img', { class: 'msg-img', alt: 'Photo', 'data-media-id': id, decoding: 'async',
+                         title: 'Open the full picture', role: 'button', tabindex: '0' });
+  const open = () => mediaUrl(id).then((u) => window.open(u, '_blank', 'noopener'), () => {});
+  img.addEventListener('click', open);
+  img.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      open();
+    }
+  });
+  const url = loadedUrl(id, true);
   if (url) {
     img.src = url;
     return img;
   }
   img.classList.add('loading');
-  mediaUrl(id).then((u) => {
+  previewUrl(id).then((u) => {
     img.src = u;
     img.classList.remove('loading');
   }, (e) => {
