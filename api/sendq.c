@@ -3,7 +3,9 @@
  *
  * Threads: any request thread calls sendq_send(); one writer thread owns q->db
  * and runs the batches. q->mu guards the queue and every waiter's done flag; a
- * waiter sleeps on q->done_cv until the writer marks its batch done.
+ * waiter sleeps on its own condition variable until the writer marks it done,
+ * so a finished batch wakes just its own senders (one shared variable woke every
+ * queued sender after every batch, most of them only to sleep again).
  */
 #include "sendq.h"
 
@@ -19,13 +21,13 @@
 struct waiter {
     struct sendq_item *item;
     int done;
+    pthread_cond_t cv;
     struct waiter *next;
 };
 
 struct sendq {
     pthread_mutex_t mu;
     pthread_cond_t wake_cv; /* the writer waits here for work */
-    pthread_cond_t done_cv; /* request threads wait here for their batch */
     struct waiter *head, *tail;
     int stopping;
     int batching;
@@ -82,10 +84,12 @@ int sendq_run_batch(struct db *db, struct sendq_item **items, int n)
     st = db_exec(db, &res, "SELECT idx, result, seq, created_at FROM missive_send_batch($1::jsonb)",
                  1, p);
     if (st != DB_OK) {
+        /* "May": a connection lost during the commit leaves its outcome unknown. */
         if (st == DB_UNAVAILABLE || st == DB_RETRY)
-            log_warn("send_batch_unavailable", "%d sends failed (a commit cut short may still have stored them): %s", n, db_last_error(db));
+            log_warn("send_batch_unavailable", "%d sends may not be stored: %s", n,
+                     db_last_error(db));
         else
-            log_error("send_batch_failed", "%d sends failed (a commit cut short may still have stored them): %s", n, db_last_error(db));
+            log_error("send_batch_failed", "%d sends may not be stored: %s", n, db_last_error(db));
         fail_all(items, n, st == DB_UNAVAILABLE || st == DB_RETRY ? SEND_DB_UNAVAILABLE
                                                                   : SEND_DB_ERROR);
         goto out;
@@ -139,9 +143,10 @@ static void *writer_main(void *arg)
         sendq_run_batch(q->db, items, n);
 
         pthread_mutex_lock(&q->mu);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             taken[i]->done = 1;
-        pthread_cond_broadcast(&q->done_cv);
+            pthread_cond_signal(&taken[i]->cv);
+        }
     }
     pthread_mutex_unlock(&q->mu);
     free(items);
@@ -154,7 +159,6 @@ struct sendq *sendq_new(const char *conninfo, int batching, int max_batch)
     struct sendq *q = xcalloc(1, sizeof *q);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->wake_cv, NULL);
-    pthread_cond_init(&q->done_cv, NULL);
     q->batching = batching;
     q->max_batch = max_batch > 0 ? max_batch : 1;
     if (batching) {
@@ -182,14 +186,13 @@ void sendq_free(struct sendq *q)
         pthread_join(q->tid, NULL);
     db_free(q->db);
     pthread_cond_destroy(&q->wake_cv);
-    pthread_cond_destroy(&q->done_cv);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }
 
 void sendq_send(struct sendq *q, struct db *db, struct sendq_item *item)
 {
-    struct waiter w = {item, 0, NULL};
+    struct waiter w = {item, 0, PTHREAD_COND_INITIALIZER, NULL};
 
     if (!q->batching) {
         sendq_run_batch(db, &item, 1);
@@ -199,15 +202,16 @@ void sendq_send(struct sendq *q, struct db *db, struct sendq_item *item)
     if (q->stopping) {
         pthread_mutex_unlock(&q->mu);
         item->result = SEND_DB_UNAVAILABLE;
-        return;
+    } else {
+        if (q->tail)
+            q->tail->next = &w;
+        else
+            q->head = &w;
+        q->tail = &w;
+        pthread_cond_signal(&q->wake_cv);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &q->mu);
+        pthread_mutex_unlock(&q->mu);
     }
-    if (q->tail)
-        q->tail->next = &w;
-    else
-        q->head = &w;
-    q->tail = &w;
-    pthread_cond_signal(&q->wake_cv);
-    while (!w.done)
-        pthread_cond_wait(&q->done_cv, &q->mu);
-    pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&w.cv);
 }
