@@ -6,6 +6,8 @@
  *                      [--conv pairs|group] [--messages M] [--senders T]
  *   sse_load reconnect --api URL --sse ... --streams N --reconnect-rate X --duration S
  *                      [--rate R] [--gap-ms G]
+ *   sse_load storm     --api URL --sse ... --streams N --users U --rate R --duration S
+ *                      [--storm-after A] [--storm-window W] [--gap-ms G]
  *   sse_load --free-ports N          print N free loopback TCP ports and exit
  *
  * Setup (not measured): users with random-suffixed names sign up and sign in
@@ -32,6 +34,15 @@
  * processes on one clock. After the run the parent matches the log against what
  * was expected: every message answered 201 must reach every stream of every
  * member of its conversation (the sender's own streams included) exactly once.
+ *
+ * Storm mode (tests/e2e/storm.test.mjs): once every stream is open and messages
+ * flow, every stream is dropped exactly once, the drops spread evenly over
+ * --storm-window seconds starting --storm-after seconds into the sending, each
+ * reconnecting --gap-ms later with Last-Event-ID; during the storm a receiver
+ * starts every due reconnect at once (no --open-window). Reported: the time from
+ * the first drop until every stream was live again and until every message sent
+ * while a stream was away had reached it, and per stream delivered / lost /
+ * duplicated.
  *
  * Output: key=value lines on stdout (see bench/README.md); progress on stderr.
  * Every phase has a deadline and the whole run is bounded by --max-time.
@@ -84,7 +95,6 @@
 #define MAX_HEADER_BYTES 65536
 #define MAX_BODY_BYTES   (4 << 20)
 #define MAX_LINE         (1 << 20)
-#define HANDSHAKE_TO_NS  (15LL * 1000000000) /* connect + answer header */
 #define OPEN_RETRY_NS    (500LL * 1000000)
 #define RESUME_DELAY_NS  (100LL * 1000000) /* after the server ended a stream */
 #define MAX_ATTEMPTS     5
@@ -439,6 +449,7 @@ struct response {
     const char *body;
     size_t body_len;
     char err[160];
+    char location[1024]; /* Location: of the answer, or "" */
 };
 
 static void conn_close(struct conn *c)
@@ -626,6 +637,9 @@ static int read_response(struct conn *c, struct response *r, int *close_after, i
             else if (nl == 10 && strncasecmp(line, "Connection", 10) == 0) {
                 conn_close_hdr |= has_token(v, vl, "close");
                 conn_keep |= has_token(v, vl, "keep-alive");
+            } else if (nl == 8 && strncasecmp(line, "Location", 8) == 0 && vl < sizeof r->location) {
+                memcpy(r->location, v, vl);
+                r->location[vl] = '\0';
             }
         }
         line = eol + 1;
@@ -685,14 +699,17 @@ static int read_response(struct conn *c, struct response *r, int *close_after, i
 
 /* One request on c (keep-alive), reconnecting as needed; a request that failed
  * before any answer byte on a reused connection is retried once (sends carry a
- * client_msg_id, so a retry cannot store twice). 0, or -1 with r->err. */
-static int http_do(struct conn *c, const char *method, const char *path, const char *token,
-                   const char *body, struct response *r, struct buf *scratch)
+ * client_msg_id, so a retry cannot store twice). body of body_len bytes, of type
+ * ctype (NULL: no body). 0, or -1 with r->err. */
+static int http_req(struct conn *c, const char *method, const char *path, const char *token,
+                    const char *ctype, const void *body, size_t body_len, struct response *r,
+                    struct buf *scratch)
 {
     r->status = 0;
     r->body = "";
     r->body_len = 0;
     r->err[0] = '\0';
+    r->location[0] = '\0';
     c->out.len = 0;
     buf_printf(&c->out,
                "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: missive-sse-load\r\n"
@@ -700,11 +717,12 @@ static int http_do(struct conn *c, const char *method, const char *path, const c
                method, path, g_api_hostport);
     if (token)
         buf_printf(&c->out, "Authorization: Bearer %s\r\n", token);
-    if (body)
-        buf_printf(&c->out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                   strlen(body), body);
-    else
+    if (body) {
+        buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, body_len);
+        buf_add(&c->out, body, body_len);
+    } else {
         buf_printf(&c->out, "Content-Length: 0\r\n\r\n");
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (c->fd < 0) {
             c->connects++;
@@ -735,6 +753,14 @@ static int http_do(struct conn *c, const char *method, const char *path, const c
         return 0;
     }
     return -1;
+}
+
+/* http_req with a JSON body (or none). */
+static int http_do(struct conn *c, const char *method, const char *path, const char *token,
+                   const char *body, struct response *r, struct buf *scratch)
+{
+    return http_req(c, method, path, token, "application/json", body, body ? strlen(body) : 0, r,
+                    scratch);
 }
 
 /* ------------------------------------------------------------------ addresses */
@@ -1016,6 +1042,7 @@ struct cpu_window {
 
 static void cpu_begin(struct cpu_window *cw)
 {
+    cw->snap = (struct snapshot){0}; /* cpu_end freed the previous one */
     cw->w0 = now_ns();
     machine_ticks(&cw->mb0, &cw->mt0);
     snapshot_take(&cw->snap);
@@ -1074,7 +1101,7 @@ static void cpu_end(struct cpu_window *cw, const char *window)
 
 /* ------------------------------------------------------------------ configuration */
 
-enum mode { M_IDLE, M_LATENCY, M_RECONNECT };
+enum mode { M_IDLE, M_LATENCY, M_RECONNECT, M_STORM };
 enum conv_kind { CONV_PAIRS, CONV_GROUP };
 
 static struct {
@@ -1094,6 +1121,13 @@ static struct {
     double open_timeout;
     double settle;     /* latency/reconnect: longest wait for the opening notices to end */
     double max_time;
+    double handshake_timeout; /* seconds for connect + answer header */
+    double storm_after;       /* storm: seconds of sending before the first drop */
+    double storm_window;      /* storm: seconds over which every stream is dropped once */
+    double read_rate;         /* chores: read / delivered marks per second */
+    int pollers;              /* chores: long-poll loops through --api */
+    double poll_timeout;      /* chores: their ?timeout= */
+    double media_rate;        /* chores: uploads (presign, PUT, send, download) per second */
     int no_accept;
 } o = {
     .mode = M_IDLE,
@@ -1113,6 +1147,10 @@ static struct {
     .open_timeout = 180,
     .settle = 60,
     .max_time = 900,
+    .handshake_timeout = 15,
+    .storm_after = 2,
+    .storm_window = 5,
+    .poll_timeout = 5,
 };
 
 static char g_run[9];         /* this run's marker id */
@@ -1129,6 +1167,7 @@ struct user {
 static struct user *g_users;
 static long g_nusers;
 static long long *g_convs; /* pairs: conversation of pair p; group: g_convs[0] */
+static atomic_llong *g_conv_seq; /* pairs: newest seq answered per conversation (read marks) */
 static long g_nconvs;
 
 static long user_of_stream(long s)
@@ -1238,17 +1277,52 @@ static void do_pair(struct conn *c, long p, struct buf *body, struct buf *scratc
     setup_call(c, "accept", "POST", path, g_users[2 * p + 1].token, NULL, 200, 200, &r, scratch);
 }
 
+static const char *g_users_file; /* --users-file: "ID TOKEN" lines instead of signing up */
+
+/* Number of "ID TOKEN" lines of --users-file; with out, also reads them into it. */
+static long read_users_file(struct user *out)
+{
+    FILE *f = fopen(g_users_file, "re");
+    char line[2048];
+    long n = 0, lineno = 0;
+    if (!f)
+        die("--users-file %s: %s", g_users_file, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        long long id;
+        char tok[1024];
+        lineno++;
+        if (line[0] == '\n' || line[0] == '#')
+            continue;
+        if (sscanf(line, "%lld %1023s", &id, tok) != 2 || id <= 0)
+            die("--users-file %s:%ld: expected \"ID TOKEN\"", g_users_file, lineno);
+        if (out) {
+            out[n].id = id;
+            snprintf(out[n].token, sizeof out[n].token, "%s", tok);
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static void setup(void)
 {
     int64_t t0 = now_ns();
     g_users = xcalloc((size_t)g_nusers, sizeof *g_users);
-    note("setup: signing up and in %ld users (sl%s_*)", g_nusers, g_run);
-    parallel(g_nusers, do_signup);
+    if (g_users_file) {
+        note("setup: %ld users from %s", g_nusers, g_users_file);
+        if (read_users_file(g_users) != g_nusers)
+            die("--users-file changed while reading it");
+    } else {
+        note("setup: signing up and in %ld users (sl%s_*)", g_nusers, g_run);
+        parallel(g_nusers, do_signup);
+    }
     double t_users = (double)(now_ns() - t0) / 1e9;
     if (o.mode != M_IDLE) {
         if (o.conv == CONV_PAIRS) {
             g_nconvs = g_nusers / 2;
             g_convs = xcalloc((size_t)g_nconvs, sizeof *g_convs);
+            g_conv_seq = xcalloc((size_t)g_nconvs, sizeof *g_conv_seq);
             parallel(g_nconvs, do_pair);
         } else {
             struct conn c = {.fd = -1};
@@ -1291,7 +1365,7 @@ struct wstat { /* one receiver's counters; written by it, read by the parent */
     atomic_long inflight;        /* handshakes under way */
     atomic_long connects;        /* connection attempts */
     atomic_long connect_errors;  /* socket()/connect() failures */
-    atomic_long timeouts;        /* handshakes over HANDSHAKE_TO_NS */
+    atomic_long timeouts;        /* handshakes over --handshake-timeout */
     atomic_long http_401, http_503, http_other; /* non-200 answers */
     atomic_long server_closed;   /* an open stream ended by the other side (EOF, reset, last chunk) */
     atomic_long protocol_errors; /* malformed answer */
@@ -1304,7 +1378,8 @@ struct wstat { /* one receiver's counters; written by it, read by the parent */
     atomic_long error_events, err_slow, err_session, err_unavail; /* "event: error" by reason */
     atomic_long retry_extra;     /* "retry:" lines after the first of a connection (shutdown) */
     atomic_long drops;           /* streams this tool closed on purpose (reconnect mode) */
-    atomic_long drop_skipped;    /* a drop was due but no stream was open */
+    atomic_long drop_skipped;    /* a drop was due but no stream was open (storm: that one) */
+    int64_t first_drop_ns, last_drop_ns; /* storm: this receiver's first and last drop */
     atomic_long reconnects_done; /* 200 after a drop or a server close */
     atomic_long ndeliv, deliv_overflow;
     atomic_long nrec, rec_overflow;
@@ -1966,6 +2041,19 @@ static void on_io(struct recv_ctx *x, long j, uint32_t evs)
     }
 }
 
+/* Closes open stream j on purpose; it reconnects with Last-Event-ID after the gap. */
+static void drop_stream(struct recv_ctx *x, long j, int64_t now)
+{
+    struct stream *s = &x->s[j];
+    drop_fd(x, s);
+    DEC(x->st->up_now);
+    INC(x->st->drops);
+    s->flags |= F_GAP;
+    s->flags &= (uint8_t)~F_BYSRV;
+    s->drop_ns = now;
+    enqueue(x, j, now + (int64_t)(o.gap_ms * 1e6));
+}
+
 /* Reconnect mode: closes the next open stream (round robin); it reconnects after the gap. */
 static void drop_one(struct recv_ctx *x, struct rng *rng, int64_t now)
 {
@@ -1973,16 +2061,9 @@ static void drop_one(struct recv_ctx *x, struct rng *rng, int64_t now)
     long start = (long)(rng_next(rng) % (uint64_t)x->n);
     for (long tries = 0; tries < x->n; tries++) {
         long j = (start + tries) % x->n;
-        struct stream *s = &x->s[j];
-        if (s->state != S_BODY)
+        if (x->s[j].state != S_BODY)
             continue;
-        drop_fd(x, s);
-        DEC(x->st->up_now);
-        INC(x->st->drops);
-        s->flags |= F_GAP;
-        s->flags &= (uint8_t)~F_BYSRV;
-        s->drop_ns = now;
-        enqueue(x, j, now + (int64_t)(o.gap_ms * 1e6));
+        drop_stream(x, j, now);
         return;
     }
     INC(x->st->drop_skipped);
@@ -2014,9 +2095,23 @@ static void receiver_main(int w)
     double my_open_rate = o.open_rate > 0 ? o.open_rate / o.procs : 0;
     double my_drop_rate = o.reconnect_rate / o.procs;
     int64_t open_next = now_ns(), drop_next = 0, last_scan = now_ns();
+    int64_t handshake_ns = (int64_t)(o.handshake_timeout * 1e9);
     struct rng rng;
     rng_seed(&rng);
     struct epoll_event evs[512];
+    /* storm: this receiver's streams in a random order; perm[k] drops at t0 + k * W / n */
+    long *perm = NULL, storm_next = 0;
+    int storming = 0;
+    if (o.mode == M_STORM) {
+        perm = xcalloc((size_t)x->n, sizeof *perm);
+        for (long j = 0; j < x->n; j++)
+            perm[j] = j;
+        for (long j = x->n - 1; j > 0; j--) {
+            long k = (long)(rng_next(&rng) % (uint64_t)(j + 1)), t = perm[j];
+            perm[j] = perm[k];
+            perm[k] = t;
+        }
+    }
 
     for (;;) {
         int phase = atomic_load(&g_ctl->phase);
@@ -2027,8 +2122,9 @@ static void receiver_main(int w)
             on_io(x, (long)evs[i].data.u64, evs[i].events);
         int64_t now = now_ns();
 
-        /* (re)connects: due retries and resumptions first, then first opens */
-        while (LD(x->st->inflight) < o.open_window) {
+        /* (re)connects: due retries and resumptions first, then first opens; in a storm
+         * every due reconnect starts at once, as independent clients would */
+        while (storming || LD(x->st->inflight) < o.open_window) {
             if (my_open_rate > 0 && now < open_next)
                 break;
             long j;
@@ -2049,6 +2145,24 @@ static void receiver_main(int w)
             }
         }
 
+        /* storm: every stream dropped once, spread evenly over the window */
+        if (phase == PH_RUN && o.mode == M_STORM && storm_next < x->n) {
+            int64_t t0 = g_ctl->run_start_ns + (int64_t)(o.storm_after * 1e9);
+            while (storm_next < x->n &&
+                   now >= t0 + (int64_t)((double)storm_next * o.storm_window * 1e9 / (double)x->n)) {
+                long j = perm[storm_next++];
+                if (!storming) {
+                    storming = 1;
+                    x->st->first_drop_ns = now;
+                }
+                x->st->last_drop_ns = now;
+                if (x->s[j].state == S_BODY)
+                    drop_stream(x, j, now);
+                else
+                    INC(x->st->drop_skipped); /* not open right now (the server closed it) */
+            }
+        }
+
         /* reconnect mode: drops at the target rate */
         if (phase == PH_RUN && o.mode == M_RECONNECT && my_drop_rate > 0) {
             if (!drop_next)
@@ -2066,10 +2180,10 @@ static void receiver_main(int w)
             for (long j = 0; j < x->n; j++) {
                 struct stream *s = &x->s[j];
                 if ((s->state == S_CONNECTING || s->state == S_HEADERS) &&
-                    now - s->t_start > HANDSHAKE_TO_NS) {
+                    now - s->t_start > handshake_ns) {
                     INC(x->st->timeouts);
-                    set_first_error(x, "stream %ld: no answer in %llds", global_of(x, j),
-                                    (long long)(HANDSHAKE_TO_NS / NS));
+                    set_first_error(x, "stream %ld: no answer in %.0fs", global_of(x, j),
+                                    o.handshake_timeout);
                     attempt_failed(x, j, now, OPEN_RETRY_NS);
                 }
             }
@@ -2077,6 +2191,7 @@ static void receiver_main(int w)
         }
     }
     atomic_store(&x->st->rss_kib, read_rss_kib(getpid()));
+    free(perm);
     for (long j = 0; j < x->n; j++)
         if (x->s[j].fd >= 0)
             close(x->s[j].fd);
@@ -2127,11 +2242,12 @@ static void *sender_main(void *arg)
             m->conv = 0;
             m->sender = (int32_t)(i % g_nusers);
         } else {
-            /* latency: round robin over the pairs; reconnect: a random pair and side, so
-             * that sends are not in step with the drops */
+            /* latency: round robin over the pairs and sides; reconnect: a random pair and
+             * side, so that sends are not in step with the drops; storm: round robin over
+             * the pairs (every stream gets messages), a random side */
             long p = o.mode == M_RECONNECT ? (long)(rng_next(&rng) % (uint64_t)g_nconvs)
                                            : i % g_nconvs;
-            long side = o.mode == M_RECONNECT ? (long)(rng_next(&rng) & 1) : (i / g_nconvs) % 2;
+            long side = o.mode == M_LATENCY ? (i / g_nconvs) % 2 : (long)(rng_next(&rng) & 1);
             m->conv = (int32_t)p;
             m->sender = (int32_t)(2 * p + (o.no_accept ? 0 : side));
         }
@@ -2144,11 +2260,205 @@ static void *sender_main(void *arg)
         int rc = http_do(&c, "POST", path, g_users[m->sender].token, body.p, &r, &scratch);
         m->done_ns = now_ns();
         m->status = rc == 0 ? r.status : -1;
+        if (m->status == 201 && g_conv_seq) {
+            long long seq = json_id(r.body, "seq");
+            atomic_llong *cs = &g_conv_seq[m->conv];
+            long long cur = atomic_load(cs);
+            while (seq > cur && !atomic_compare_exchange_weak(cs, &cur, seq)) {
+            }
+        }
         if (m->status != 201) {
             sample_send_error(i, rc == 0 ? r.status : 0, rc == 0 ? r.body : r.err);
             if (rc != 0 || r.status >= 500)
                 sleep_ms(10);
         }
+    }
+    conn_free(&c);
+    free(body.p);
+    free(scratch.p);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ chores (soak) */
+
+/* Besides sends and streams, the other things clients do all day: read and
+ * delivered marks, long-polls through nginx, media (presign, upload, send, download).
+ * They run from the start of sending until the senders are done. */
+static atomic_int g_chores_stop;
+static struct {
+    atomic_long reads, read_errors, polls, poll_errors, poll_events, media, media_errors;
+    atomic_int samples;
+} g_ch;
+
+static void chore_error(const char *what, int rc, const struct response *r)
+{
+    if (atomic_fetch_add(&g_ch.samples, 1) >= 5)
+        return;
+    if (rc != 0)
+        note("%s: %s", what, r->err);
+    else
+        note("%s: HTTP %d %.200s", what, r->status, r->body);
+}
+
+/* Open loop at rate: waits until the next op is due; 0 when it is time to stop. */
+static int chore_next(int64_t *due, double rate)
+{
+    *due += (int64_t)(1e9 / rate);
+    int64_t now = now_ns();
+    if (*due < now - NS)
+        *due = now - NS; /* behind: do not make up for more than a second */
+    while (now_ns() < *due) {
+        if (atomic_load(&g_chores_stop))
+            return 0;
+        sleep_ms(20);
+    }
+    return !atomic_load(&g_chores_stop);
+}
+
+static void *reader_main(void *arg)
+{
+    struct conn c = {.fd = -1};
+    struct buf body = {0}, scratch = {0};
+    struct response r;
+    struct rng rng;
+    char path[128];
+    int64_t due = now_ns();
+    (void)arg;
+    rng_seed(&rng);
+    for (long i = 0; chore_next(&due, o.read_rate); i++) {
+        long p = (long)(rng_next(&rng) % (uint64_t)g_nconvs);
+        long u = 2 * p + (long)(rng_next(&rng) & 1);
+        long long seq = atomic_load(&g_conv_seq[p]);
+        if (seq <= 0)
+            continue;
+        snprintf(path, sizeof path, "/v1/conversations/%lld/%s", g_convs[p], i % 2 ? "read" : "delivered");
+        body.len = 0;
+        buf_printf(&body, "{\"seq\":%lld}", seq);
+        int rc = http_do(&c, "POST", path, g_users[u].token, body.p, &r, &scratch);
+        INC(g_ch.reads);
+        if (rc != 0 || r.status != 204) {
+            INC(g_ch.read_errors);
+            chore_error("read mark", rc, &r);
+        }
+    }
+    conn_free(&c);
+    free(body.p);
+    free(scratch.p);
+    return NULL;
+}
+
+static void *poller_main(void *arg)
+{
+    long k = (long)(intptr_t)arg;
+    struct conn c = {.fd = -1};
+    struct buf scratch = {0};
+    struct response r;
+    char path[160];
+    long long cursor = 0;
+    long u = k % g_nusers;
+    while (!atomic_load(&g_chores_stop)) {
+        snprintf(path, sizeof path, "/v1/events?cursor=%lld&timeout=%.0f&limit=1000", cursor,
+                 o.poll_timeout);
+        int rc = http_do(&c, "GET", path, g_users[u].token, NULL, &r, &scratch);
+        INC(g_ch.polls);
+        if (rc != 0 || r.status != 200) {
+            INC(g_ch.poll_errors);
+            chore_error("long-poll", rc, &r);
+            sleep_ms(500);
+            continue;
+        }
+        long long next = json_id(r.body, "cursor");
+        for (const char *q = r.body; (q = strstr(q, "\"pos\":")); q += 6)
+            INC(g_ch.poll_events);
+        if (next > cursor)
+            cursor = next;
+    }
+    conn_free(&c);
+    free(scratch.p);
+    return NULL;
+}
+
+/* A 1x1 PNG. */
+static const unsigned char k_png[] = {
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+    0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+    0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+    0xda, 0x63, 0xfc, 0xff, 0x9f, 0xa1, 0x1e, 0x00, 0x07, 0x82, 0x02, 0x7f, 0x3d, 0xc8,
+    0x48, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+
+/* The path of an absolute http://host:port/... URL on this machine, or NULL. */
+static const char *url_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    return p ? strchr(p + 3, '/') : NULL;
+}
+
+/* One upload: presign, PUT the bytes, send a message holding it, download it. 0 or -1. */
+static int media_once(struct conn *c, struct rng *rng, struct buf *body, struct buf *scratch)
+{
+    struct response r;
+    char path[128], uuid[37], url[1024];
+    long p = (long)(rng_next(rng) % (uint64_t)g_nconvs);
+    long u = 2 * p + (long)(rng_next(rng) & 1);
+    const char *tok = g_users[u].token;
+    int rc = http_do(c, "POST", "/v1/media", tok,
+                     "{\"content_type\":\"image/png\",\"size\":70,\"filename\":\"soak.png\"}", &r,
+                     scratch);
+    if (rc != 0 || r.status != 201) {
+        chore_error("media presign", rc, &r);
+        return -1;
+    }
+    long long id = json_id(r.body, "media_id");
+    const char *up = json_member(r.body, "upload"), *upath;
+    if (id <= 0 || !up || json_plain_string(up, "url", url, sizeof url) != 0 ||
+        !(upath = url_path(url))) {
+        snprintf(r.err, sizeof r.err, "unexpected presign answer: %.100s", r.body);
+        chore_error("media presign", -1, &r);
+        return -1;
+    }
+    rc = http_req(c, "PUT", upath, NULL, "image/png", k_png, sizeof k_png, &r, scratch);
+    if (rc != 0 || (r.status != 201 && r.status != 204 && r.status != 200)) {
+        chore_error("media upload", rc, &r);
+        return -1;
+    }
+    uuid_v4(rng, uuid);
+    snprintf(path, sizeof path, "/v1/conversations/%lld/messages", g_convs[p]);
+    body->len = 0;
+    buf_printf(body, "{\"client_msg_id\":\"%s\",\"body\":\"soak media\",\"media_ids\":[%lld]}",
+               uuid, id);
+    rc = http_do(c, "POST", path, tok, body->p, &r, scratch);
+    if (rc != 0 || r.status != 201) {
+        chore_error("media send", rc, &r);
+        return -1;
+    }
+    snprintf(path, sizeof path, "/v1/media/%lld", id);
+    rc = http_do(c, "GET", path, tok, NULL, &r, scratch);
+    const char *dpath = rc == 0 && r.status == 302 ? url_path(r.location) : NULL;
+    if (!dpath) {
+        chore_error("media download link", rc, &r);
+        return -1;
+    }
+    snprintf(url, sizeof url, "%s", dpath);
+    rc = http_do(c, "GET", url, NULL, NULL, &r, scratch);
+    if (rc != 0 || r.status != 200 || r.body_len != sizeof k_png) {
+        chore_error("media download", rc, &r);
+        return -1;
+    }
+    return 0;
+}
+
+static void *media_main(void *arg)
+{
+    struct conn c = {.fd = -1};
+    struct buf body = {0}, scratch = {0};
+    struct rng rng;
+    int64_t due = now_ns();
+    (void)arg;
+    rng_seed(&rng);
+    while (chore_next(&due, o.media_rate)) {
+        INC(g_ch.media);
+        if (media_once(&c, &rng, &body, &scratch) != 0)
+            INC(g_ch.media_errors);
     }
     conn_free(&c);
     free(body.p);
@@ -2444,6 +2754,8 @@ static int gap_between(const struct gaps *g, long s, int64_t a, int64_t b)
     return 0;
 }
 
+static int64_t g_last_gap_recv_ns; /* latest arrival of a message sent during its stream's gap */
+
 static void report_deliveries(const struct gaps *gp)
 {
     /* gather the receivers' logs */
@@ -2470,6 +2782,10 @@ static void report_deliveries(const struct gaps *gp)
     long incomplete = 0, ok_msgs = 0;
     size_t di = 0;
     int lost_samples = 0;
+    /* per stream: expected, delivered, duplicated */
+    long *s_exp = xcalloc((size_t)o.streams, sizeof *s_exp);
+    long *s_got = xcalloc((size_t)o.streams, sizeof *s_got);
+    long *s_dup = xcalloc((size_t)o.streams, sizeof *s_dup);
 
     for (long m = 0; m < g_nmsgs; m++) {
         const struct msg *mm = &g_msgs[m];
@@ -2496,6 +2812,8 @@ static void report_deliveries(const struct gaps *gp)
             seen = xcalloc((size_t)(nr ? nr : 1), 1);
             want = nr;
             expected += nr;
+            for (long i = 0; i < nr; i++)
+                s_exp[rcpt[i]]++;
             if (gp)
                 for (long i = 0; i < nr; i++)
                     gap_expected += in_gap(gp, rcpt[i], mm->send_ns);
@@ -2508,6 +2826,8 @@ static void report_deliveries(const struct gaps *gp)
             const struct deliv *x = &d[di];
             if (x->stream == prev_stream) {
                 dups++;
+                if (x->stream < (uint32_t)o.streams)
+                    s_dup[x->stream]++;
                 continue;
             }
             prev_stream = x->stream;
@@ -2530,11 +2850,15 @@ static void report_deliveries(const struct gaps *gp)
                 }
             got++;
             delivered++;
+            s_got[x->stream]++;
             lat[nlat++] = to_us(x->recv_ns - mm->send_ns);
             if (x->recv_ns > last_recv)
                 last_recv = x->recv_ns;
-            if (gp && in_gap(gp, (long)x->stream, mm->send_ns))
+            if (gp && in_gap(gp, (long)x->stream, mm->send_ns)) {
                 gap_delivered++;
+                if (x->recv_ns > g_last_gap_recv_ns)
+                    g_last_gap_recv_ns = x->recv_ns;
+            }
             if (gp && gap_between(gp, (long)x->stream, mm->send_ns, x->recv_ns))
                 crossed++;
         }
@@ -2579,7 +2903,33 @@ static void report_deliveries(const struct gaps *gp)
     if (gp)
         printf("gap expected=%ld delivered=%ld lost=%ld crossed=%ld\n", gap_expected,
                gap_delivered, gap_expected - gap_delivered, crossed);
+    {
+        long with_loss = 0, with_dup = 0, emin = -1, emax = 0, gmin = -1, gmax = 0, dmax = 0;
+        for (long st = 0; st < o.streams; st++) {
+            if (s_got[st] < s_exp[st])
+                with_loss++;
+            if (s_dup[st])
+                with_dup++;
+            if (emin < 0 || s_exp[st] < emin)
+                emin = s_exp[st];
+            if (s_exp[st] > emax)
+                emax = s_exp[st];
+            if (gmin < 0 || s_got[st] < gmin)
+                gmin = s_got[st];
+            if (s_got[st] > gmax)
+                gmax = s_got[st];
+            if (s_exp[st] - s_got[st] > dmax)
+                dmax = s_exp[st] - s_got[st];
+        }
+        printf("per_stream streams=%ld with_loss=%ld with_dup=%ld expected_min=%ld expected_max=%ld "
+               "delivered_min=%ld delivered_max=%ld most_lost=%ld\n",
+               o.streams, with_loss, with_dup, emin < 0 ? 0 : emin, emax, gmin < 0 ? 0 : gmin, gmax,
+               dmax);
+    }
     fflush(stdout);
+    free(s_exp);
+    free(s_got);
+    free(s_dup);
     free(d);
     free(rcpt);
     free(lat);
@@ -2625,6 +2975,54 @@ static void report_sends(double window_s)
     free(lag);
 }
 
+/* Storm: how long until every stream was live again, and caught up. r: resumptions,
+ * sorted by stream. */
+static void report_storm(const struct rec *r, long nr)
+{
+    int64_t first = 0, last = 0, last_up = 0;
+    for (int w = 0; w < o.procs; w++) {
+        if (g_ws[w].first_drop_ns && (!first || g_ws[w].first_drop_ns < first))
+            first = g_ws[w].first_drop_ns;
+        if (g_ws[w].last_drop_ns > last)
+            last = g_ws[w].last_drop_ns;
+    }
+    uint32_t *rl = xmalloc((size_t)(nr ? nr : 1) * sizeof *rl);
+    uint32_t *gl = xmalloc((size_t)(nr ? nr : 1) * sizeof *gl);
+    long n = 0, streams = 0, by_server = 0;
+    uint32_t prev = UINT32_MAX;
+    for (long i = 0; i < nr; i++) {
+        if (!first || r[i].drop_ns < first)
+            continue; /* before the storm */
+        if (r[i].up_ns > last_up)
+            last_up = r[i].up_ns;
+        if (r[i].by_server) {
+            by_server++;
+            continue;
+        }
+        if (r[i].stream != prev)
+            streams++;
+        prev = r[i].stream;
+        rl[n] = to_us(r[i].up_ns - r[i].connect_ns);
+        gl[n++] = to_us(r[i].up_ns - r[i].drop_ns);
+    }
+    long still_down = o.streams - SUM(up_now) - SUM(dead);
+    int64_t caught = g_last_gap_recv_ns > last_up ? g_last_gap_recv_ns : last_up;
+    printf("storm streams=%ld dropped=%ld skipped=%ld drop_window_s=%.2f resumed_streams=%ld "
+           "resumed_by_server=%ld still_down=%ld given_up=%ld timeouts=%ld all_live_s=%.2f "
+           "caught_up_s=%.2f ",
+           o.streams, SUM(drops), SUM(drop_skipped), first ? (double)(last - first) / 1e9 : 0.0,
+           streams, by_server, still_down, SUM(dead), SUM(timeouts),
+           first && last_up && !still_down ? (double)(last_up - first) / 1e9 : -1.0,
+           first && last_up && !still_down ? (double)(caught - first) / 1e9 : -1.0);
+    print_pcts("", rl, (size_t)n);
+    printf(" ");
+    print_pcts("gap_", gl, (size_t)n);
+    printf("\n");
+    fflush(stdout);
+    free(rl);
+    free(gl);
+}
+
 static void run_messages(void)
 {
     int64_t t0 = now_ns();
@@ -2664,16 +3062,30 @@ static void run_messages(void)
     g_msgs = xcalloc((size_t)g_nmsgs, sizeof *g_msgs);
     int nsend = o.senders;
     pthread_t *tids = xcalloc((size_t)nsend, sizeof *tids);
-    struct cpu_window cw;
+    struct cpu_window cw = {0};
     cpu_begin(&cw);
     g_send_t0 = now_ns() + 20 * 1000000;
     g_ctl->run_start_ns = g_send_t0;
     atomic_store(&g_ctl->phase, PH_RUN);
-    note("%s: %ld messages at %.0f/s over %d sender connections%s", o.mode == M_RECONNECT ? "reconnect" : "latency",
-         g_nmsgs, o.rate, nsend,
-         o.mode == M_RECONNECT ? ", streams dropping and resuming" : "");
+    note("%s: %ld messages at %.0f/s over %d sender connections%s",
+         o.mode == M_RECONNECT ? "reconnect" : o.mode == M_STORM ? "storm" : "latency", g_nmsgs,
+         o.rate, nsend,
+         o.mode == M_RECONNECT ? ", streams dropping and resuming"
+         : o.mode == M_STORM   ? ", every stream dropping once and resuming"
+                               : "");
     for (int i = 0; i < nsend; i++)
         if (pthread_create(&tids[i], NULL, sender_main, NULL) != 0)
+            die("pthread_create failed");
+    int nchores = 0;
+    pthread_t chores[66];
+    if (o.conv == CONV_PAIRS && o.read_rate > 0 &&
+        pthread_create(&chores[nchores++], NULL, reader_main, NULL) != 0)
+        die("pthread_create failed");
+    if (o.conv == CONV_PAIRS && o.media_rate > 0 &&
+        pthread_create(&chores[nchores++], NULL, media_main, NULL) != 0)
+        die("pthread_create failed");
+    for (int i = 0; i < o.pollers; i++)
+        if (pthread_create(&chores[nchores++], NULL, poller_main, (void *)(intptr_t)i) != 0)
             die("pthread_create failed");
     /* bounded: the schedule ends at t0 + nmsgs/rate; a stuck sender is cut off 30 s later */
     int64_t send_end = g_send_t0 + (int64_t)((double)g_nmsgs / o.rate * 1e9);
@@ -2707,11 +3119,14 @@ static void run_messages(void)
     }
     for (int i = 0; i < nsend; i++)
         pthread_join(tids[i], NULL);
+    atomic_store(&g_chores_stop, 1);
+    for (int i = 0; i < nchores; i++)
+        pthread_join(chores[i], NULL);
     int64_t sent_at = now_ns();
-    if (o.mode == M_RECONNECT)
+    if (o.mode == M_RECONNECT || o.mode == M_STORM)
         atomic_store(&g_ctl->phase, PH_OPEN); /* no more drops; resumptions go on */
     double window_s = (double)(sent_at - g_send_t0) / 1e9;
-    cpu_end(&cw, o.mode == M_RECONNECT ? "reconnect" : "send");
+    cpu_end(&cw, o.mode == M_RECONNECT ? "reconnect" : o.mode == M_STORM ? "storm" : "send");
 
     /* drain: wait for late deliveries (and for dropped streams to come back) */
     long want = 0;
@@ -2729,7 +3144,12 @@ static void run_messages(void)
     }
     double drained_s = (double)(now_ns() - sent_at) / 1e9;
     report_sends(window_s);
-    if (o.mode == M_RECONNECT) {
+    if (nchores)
+        printf("chores reads=%ld read_errors=%ld pollers=%d polls=%ld poll_errors=%ld poll_events=%ld "
+               "media=%ld media_errors=%ld\n",
+               LD(g_ch.reads), LD(g_ch.read_errors), o.pollers, LD(g_ch.polls), LD(g_ch.poll_errors),
+               LD(g_ch.poll_events), LD(g_ch.media), LD(g_ch.media_errors));
+    if (o.mode == M_RECONNECT || o.mode == M_STORM) {
         long nr = 0;
         for (int w = 0; w < o.procs; w++)
             nr += LD(g_ws[w].nrec);
@@ -2772,6 +3192,8 @@ static void run_messages(void)
         for (long i = nr - 1; i >= 0; i--)
             g.first[r[i].stream] = i;
         report_deliveries(&g);
+        if (o.mode == M_STORM)
+            report_storm(r, nr);
         free(g.first);
         free(r);
         free(rl);
@@ -2815,7 +3237,7 @@ static void free_ports(int n)
 static void usage(FILE *f)
 {
     fputs(
-        "usage: sse_load idle|latency|reconnect --api http://127.0.0.1:PORT --sse HOST:PORT[/PID]...\n"
+        "usage: sse_load idle|latency|reconnect|storm --api http://127.0.0.1:PORT --sse HOST:PORT[/PID]...\n"
         "                [options]\n"
         "       sse_load --free-ports N\n"
         "Live-delivery load for missive-sse; see the comment at the top of bench/sse_load.c and\n"
@@ -2825,6 +3247,8 @@ static void usage(FILE *f)
         "  --streams N           streams (1000)\n"
         "  --per-user K          streams per user (1); users = ceil(N / K)\n"
         "  --users U             users (overrides --per-user)\n"
+        "  --users-file F        existing users: one \"ID ACCESS_TOKEN\" per line, instead of\n"
+        "                        signing up (sets --users)\n"
         "  --sources S           source addresses 127.0.0.1..127.0.0.S (1)\n"
         "  --procs P             receiver processes (ceil(N / 18000))\n"
         "  --open-window W       handshakes in flight per receiver process (256)\n"
@@ -2838,7 +3262,14 @@ static void usage(FILE *f)
         "  --no-accept           pairs: leave them message requests (only the opener sends)\n"
         "  --senders T           concurrent sender connections (16)\n"
         "  --reconnect-rate X    reconnect: streams dropped and resumed per second (100)\n"
-        "  --gap-ms G            reconnect: wait G ms before reconnecting (250)\n"
+        "  --gap-ms G            reconnect, storm: wait G ms before reconnecting (250)\n"
+        "  --storm-after A       storm: seconds of sending before the first drop (2)\n"
+        "  --storm-window W      storm: every stream dropped once within W seconds (5)\n"
+        "  --handshake-timeout S a stream not answered within S seconds is retried (15)\n"
+        "  --read-rate R         also read / delivered marks per second (pairs; 0)\n"
+        "  --pollers K           also K long-poll loops (GET /v1/events) through --api (0)\n"
+        "  --poll-timeout S      their ?timeout= (5)\n"
+        "  --media-rate M        also uploads per second: presign, PUT, send, download (pairs; 0)\n"
         "  --drain S             wait up to S seconds for late deliveries (10)\n"
         "  --settle S            wait up to S seconds for the notices of the opens to end (60)\n"
         "  --setup-threads T     concurrent setup requests (16)\n"
@@ -2864,7 +3295,8 @@ int main(int argc, char **argv)
         O_API = 256, O_SSE, O_STREAMS, O_PER_USER, O_USERS, O_SOURCES, O_PROCS, O_WINDOW,
         O_OPEN_RATE, O_OPEN_TIMEOUT, O_HOLD, O_RATE, O_DURATION, O_MESSAGES, O_CONV, O_NO_ACCEPT,
         O_SENDERS, O_RECONNECT_RATE, O_GAP, O_DRAIN, O_SETUP_THREADS, O_WATCH, O_MAX_TIME,
-        O_FREE_PORTS, O_SETTLE, O_HELP
+        O_FREE_PORTS, O_SETTLE, O_STORM_AFTER, O_STORM_WINDOW, O_HANDSHAKE, O_USERS_FILE, O_READ_RATE,
+        O_POLLERS, O_POLL_TIMEOUT, O_MEDIA_RATE, O_HELP
     };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
@@ -2892,6 +3324,14 @@ int main(int argc, char **argv)
         {"max-time", required_argument, NULL, O_MAX_TIME},
         {"free-ports", required_argument, NULL, O_FREE_PORTS},
         {"settle", required_argument, NULL, O_SETTLE},
+        {"storm-after", required_argument, NULL, O_STORM_AFTER},
+        {"storm-window", required_argument, NULL, O_STORM_WINDOW},
+        {"handshake-timeout", required_argument, NULL, O_HANDSHAKE},
+        {"users-file", required_argument, NULL, O_USERS_FILE},
+        {"read-rate", required_argument, NULL, O_READ_RATE},
+        {"pollers", required_argument, NULL, O_POLLERS},
+        {"poll-timeout", required_argument, NULL, O_POLL_TIMEOUT},
+        {"media-rate", required_argument, NULL, O_MEDIA_RATE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -2906,8 +3346,10 @@ int main(int argc, char **argv)
             o.mode = M_LATENCY;
         else if (strcmp(argv[1], "reconnect") == 0)
             o.mode = M_RECONNECT;
+        else if (strcmp(argv[1], "storm") == 0)
+            o.mode = M_STORM;
         else
-            die("unknown mode '%s' (idle, latency, reconnect)", argv[1]);
+            die("unknown mode '%s' (idle, latency, reconnect, storm)", argv[1]);
         argv++;
         argc--;
     } else if (argc > 1 && strcmp(argv[1], "--free-ports") != 0 && strcmp(argv[1], "--help") != 0 &&
@@ -2957,6 +3399,14 @@ int main(int argc, char **argv)
             break;
         }
         case O_SETTLE: o.settle = parse_num("--settle", optarg, 0, 600); break;
+        case O_STORM_AFTER: o.storm_after = parse_num("--storm-after", optarg, 0, 3600); break;
+        case O_STORM_WINDOW: o.storm_window = parse_num("--storm-window", optarg, 0, 3600); break;
+        case O_USERS_FILE: g_users_file = optarg; break;
+        case O_READ_RATE: o.read_rate = parse_num("--read-rate", optarg, 0, 10000); break;
+        case O_POLLERS: o.pollers = (int)parse_num("--pollers", optarg, 0, 64); break;
+        case O_POLL_TIMEOUT: o.poll_timeout = parse_num("--poll-timeout", optarg, 0, 60); break;
+        case O_MEDIA_RATE: o.media_rate = parse_num("--media-rate", optarg, 0, 1000); break;
+        case O_HANDSHAKE: o.handshake_timeout = parse_num("--handshake-timeout", optarg, 1, 3600); break;
         case O_MAX_TIME: o.max_time = parse_num("--max-time", optarg, 1, 86400); break;
         case O_FREE_PORTS: free_ports((int)parse_num("--free-ports", optarg, 1, 64)); return 0;
         case O_HELP:
@@ -2969,6 +3419,19 @@ int main(int argc, char **argv)
         return 2;
     }
     parse_api(api);
+    if (g_users_file) {
+        long n = read_users_file(NULL);
+        if (n < 1 || (users_opt && users_opt != n))
+            die("--users-file %s holds %ld users%s", g_users_file, n,
+                users_opt ? ", not --users" : "");
+        if (o.mode != M_IDLE && o.conv == CONV_PAIRS && n % 2)
+            die("--users-file: pairs need an even number of users (%ld)", n);
+        users_opt = n;
+    }
+    if (o.mode == M_STORM && o.conv != CONV_PAIRS)
+        die("storm: --conv pairs only");
+    if (o.mode == M_STORM && o.messages == 0 && o.duration < o.storm_after + o.storm_window + 0.5)
+        die("storm: --duration must cover --storm-after + --storm-window (+ 0.5 s)");
 
     /* users and processes */
     if (o.mode != M_IDLE && o.conv == CONV_GROUP) {
@@ -3027,7 +3490,11 @@ int main(int argc, char **argv)
     }
 
     printf("run mode=%s id=%s streams=%ld users=%ld per_user=%.2f targets=%d sources=%d procs=%d\n",
-           o.mode == M_IDLE ? "idle" : o.mode == M_LATENCY ? "latency" : "reconnect", g_run,
+           o.mode == M_IDLE      ? "idle"
+           : o.mode == M_LATENCY ? "latency"
+           : o.mode == M_STORM   ? "storm"
+                                 : "reconnect",
+           g_run,
            o.streams, g_nusers, (double)o.streams / (double)g_nusers, g_ntargets, o.nsources,
            o.procs);
     fflush(stdout);

@@ -83,6 +83,8 @@ static const struct setting settings[] = {
     INT(sse_conn_memory, 4096, 2048, 1048576, "libmicrohttpd memory pool per connection"),
     INT(sse_db_threads, 4, 1, 64, "missive-sse database threads (auth, catch-up)"),
     INT(sse_max_lifetime, 3600, 60, 86400, "seconds before a stream is ended to re-check auth"),
+    INT(sse_request_timeout, 15, 1, 3600,
+        "seconds a connection to missive-sse may take to send a whole request"),
     INT(presence_grace, 10, 0, 600, "seconds offline before a user is shown offline"),
     INT(presence_timeout, 30, 5, 3600, "seconds without heartbeat before an instance is dead"),
     INT(typing_interval, 2, 0, 60, "least seconds between typing notices per user"),

@@ -14,6 +14,14 @@
  *
  * A request's struct sreq is touched by the event loop, and by one job while the
  * request is suspended for it; the job never touches it after resuming it.
+ *
+ * Slow clients: libmicrohttpd's connection timeout only closes a connection that
+ * has been silent that long, so a client that trickles its request a byte at a
+ * time (slowloris) would hold its connection for ever. Every connection waiting
+ * for a request is therefore on a list with the time it started waiting (accepted,
+ * or its previous answer ended); once a second the tick shuts down those that have
+ * not delivered a whole request (header and any body) within sse_request_timeout
+ * seconds, and libmicrohttpd then closes them as it would any client that left.
  */
 #include "server.h"
 
@@ -30,6 +38,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -37,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define REPLAY_PAGE 500
@@ -64,6 +74,14 @@ struct sreq {
     long long poll_last;
 };
 
+/* A connection waiting for (the rest of) a request: on the server's wait list, oldest first. */
+struct waiter {
+    struct waiter *prev, *next;
+    int fd;
+    int linked;
+    long long since_ms; /* accepted, or its previous answer ended */
+};
+
 struct server {
     const struct config *cfg;
     struct MHD_Daemon *daemon;
@@ -74,6 +92,11 @@ struct server {
     size_t keylen;
     atomic_ullong streams_opened;
     atomic_ullong polls_answered;
+    /* connections waiting for a request; the event loop links and unlinks, the tick
+     * shuts down the overdue ones */
+    pthread_mutex_t wait_lock;
+    struct waiter *wait_head, *wait_tail;
+    atomic_ullong request_timeouts;
 };
 
 static long long now_ms(void)
@@ -81,6 +104,104 @@ static long long now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- connections waiting for a request (see the top of the file) ---- */
+
+static void waiter_unlink(struct server *srv, struct waiter *w)
+{
+    if (!w->linked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->wait_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        srv->wait_tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = 0;
+}
+
+/* (Re)starts w's wait at the tail: the list stays ordered by since_ms. */
+static void waiter_wait(struct server *srv, struct waiter *w)
+{
+    pthread_mutex_lock(&srv->wait_lock);
+    waiter_unlink(srv, w);
+    w->since_ms = now_ms();
+    w->prev = srv->wait_tail;
+    if (srv->wait_tail)
+        srv->wait_tail->next = w;
+    else
+        srv->wait_head = w;
+    srv->wait_tail = w;
+    w->linked = 1;
+    pthread_mutex_unlock(&srv->wait_lock);
+}
+
+static struct waiter *waiter_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd: a connection was accepted or is about to be closed (before its
+ * socket is: the tick never shuts down a descriptor that was reused). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *srv = cls;
+    struct waiter *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = xcalloc(1, sizeof *w);
+        w->fd = ci ? ci->connect_fd : -1;
+        *socket_context = w;
+        waiter_wait(srv, w);
+        return;
+    }
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->wait_lock);
+    waiter_unlink(srv, w);
+    pthread_mutex_unlock(&srv->wait_lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+/* The whole request has arrived: the connection is no longer waiting. */
+static void request_arrived(struct server *srv, struct MHD_Connection *c)
+{
+    struct waiter *w = waiter_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->wait_lock);
+    waiter_unlink(srv, w);
+    pthread_mutex_unlock(&srv->wait_lock);
+}
+
+/* From the tick: shuts down connections that waited longer than sse_request_timeout. */
+static void expire_waiters(struct server *srv)
+{
+    long long limit = (long long)srv->cfg->sse_request_timeout * 1000, now = now_ms();
+    unsigned long long n = 0;
+    pthread_mutex_lock(&srv->wait_lock);
+    while (srv->wait_head && now - srv->wait_head->since_ms >= limit) {
+        struct waiter *w = srv->wait_head;
+        waiter_unlink(srv, w);
+        if (w->fd >= 0)
+            shutdown(w->fd, SHUT_RDWR);
+        n++;
+    }
+    pthread_mutex_unlock(&srv->wait_lock);
+    if (n) {
+        atomic_fetch_add(&srv->request_timeouts, n);
+        log_info("slow_clients", "closed %llu connection(s) that sent no whole request in %d s", n,
+                 srv->cfg->sse_request_timeout);
+    }
 }
 
 /* Echoes nginx's request id (or one of ours) so a log line can be found from an answer. */
@@ -409,10 +530,14 @@ static enum MHD_Result metrics(struct server *srv, struct MHD_Connection *c)
         "# HELP missive_sse_events_total Events fanned out since start.\n"
         "# TYPE missive_sse_events_total counter\nmissive_sse_events_total %llu\n"
         "# HELP missive_sse_db_backlog Requests waiting for a database thread.\n"
-        "# TYPE missive_sse_db_backlog gauge\nmissive_sse_db_backlog %zu\n",
+        "# TYPE missive_sse_db_backlog gauge\nmissive_sse_db_backlog %zu\n"
+        "# HELP missive_sse_request_timeouts_total Connections closed for not sending a whole "
+        "request within sse_request_timeout.\n"
+        "# TYPE missive_sse_request_timeouts_total counter\n"
+        "missive_sse_request_timeouts_total %llu\n",
         streams, users, (unsigned long long)atomic_load(&srv->streams_opened),
-        (unsigned long long)atomic_load(&srv->polls_answered),
-        listener_delivered(srv->listener), jobs_backlog(srv->jobs));
+        (unsigned long long)atomic_load(&srv->polls_answered), listener_delivered(srv->listener),
+        jobs_backlog(srv->jobs), (unsigned long long)atomic_load(&srv->request_timeouts));
     return send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, NULL, NULL);
 }
 
@@ -438,6 +563,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     switch (q->phase) {
     case PH_NEW:
+        request_arrived(srv, c);
         break;
     case PH_READY:
         return after_job(q);
@@ -466,10 +592,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
                          enum MHD_RequestTerminationCode why)
 {
+    struct server *srv = cls;
     struct sreq *q = *ctx;
-    (void)cls;
-    (void)c;
+    struct waiter *w = waiter_of(c);
     (void)why;
+    /* kept alive or not: it waits for its next request (or is closed soon) */
+    if (w)
+        waiter_wait(srv, w);
     if (!q)
         return;
     if (q->stream)
@@ -521,6 +650,7 @@ struct server *server_new(const struct config *cfg)
     srv->cfg = cfg;
     srv->key = (const unsigned char *)cfg->token_secret;
     srv->keylen = strlen(cfg->token_secret);
+    pthread_mutex_init(&srv->wait_lock, NULL);
     if (parse_listen(cfg->sse_listen, &sa) != 0) {
         log_error("config", "sse_listen must be IPv4 host:port, got '%s'", cfg->sse_listen);
         goto fail;
@@ -536,8 +666,10 @@ struct server *server_new(const struct config *cfg)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->sse_max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->sse_conn_memory,
         /* Suspended streams never time out; a stream being written to is never idle
-         * longer than a heartbeat; anything else idle for 60 s goes. */
+         * longer than a heartbeat; anything else idle for 60 s goes. A connection
+         * waiting for its request has sse_request_timeout (expire_waiters). */
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (!srv->daemon) {
@@ -553,6 +685,7 @@ fail:
 
 void server_tick(struct server *srv, int heartbeat)
 {
+    expire_waiters(srv);
     hub_expire(srv->hub, now_ms());
     hub_probe(srv->hub);
     if (heartbeat)
@@ -582,5 +715,6 @@ void server_free(struct server *srv)
     }
     listener_free(srv->listener);
     hub_free(srv->hub);
+    pthread_mutex_destroy(&srv->wait_lock);
     free(srv);
 }
