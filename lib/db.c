@@ -23,6 +23,10 @@ struct db {
     char last_error[512];
     char sqlstate[6];
     unsigned long generation; /* successful connects so far */
+    /* Statements prepared on the connection of generation prepared_gen. */
+    const struct db_stmt *prepared[DB_PREPARED_MAX];
+    int nprepared;
+    unsigned long prepared_gen;
 };
 
 static void set_error(struct db *db, const char *msg)
@@ -138,12 +142,42 @@ static int conn_in_tx(PGconn *conn)
     return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
+/* Whether stmt is prepared on the current connection; prepares it if there is
+ * room. Returns 1 (prepared), 0 (run it unprepared), or -1 with the failed
+ * result in *res. */
+static int ensure_prepared(struct db *db, const struct db_stmt *stmt, int n, PGresult **res)
+{
+    if (db->prepared_gen != db->generation) {
+        db->nprepared = 0;
+        db->prepared_gen = db->generation;
+    }
+    for (int i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == stmt)
+            return 1;
+    if (db->nprepared == DB_PREPARED_MAX)
+        return 0;
+    PGresult *r = PQprepare(db->conn, stmt->name, stmt->sql, n, NULL);
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        db->prepared[db->nprepared++] = stmt;
+        return 1;
+    }
+    *res = r;
+    return -1;
+}
+
 /* One attempt. Sets db->broken when the connection is the problem. */
-static enum db_status exec_once(struct db *db, PGresult **out, const char *sql, int n,
-                                const char *const *params)
+static enum db_status exec_once(struct db *db, PGresult **out, const struct db_stmt *stmt,
+                                const char *sql, int n, const char *const *params)
 {
     enum db_status st;
-    PGresult *res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = NULL;
+    int prepared = stmt ? ensure_prepared(db, stmt, n, &res) : 0;
+
+    if (prepared == 1)
+        res = PQexecPrepared(db->conn, stmt->name, n, params, NULL, NULL, 0);
+    else if (prepared == 0)
+        res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
 
     if (!res) {
         set_error(db, PQerrorMessage(db->conn));
@@ -192,8 +226,8 @@ static enum db_status exec_once(struct db *db, PGresult **out, const char *sql, 
     return st;
 }
 
-enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int n,
-                       const char *const *params)
+static enum db_status exec_retry(struct db *db, PGresult **out, const struct db_stmt *stmt,
+                                 const char *sql, int n, const char *const *params)
 {
     enum db_status st = DB_UNAVAILABLE;
     if (out)
@@ -212,12 +246,24 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int n,
             return DB_UNAVAILABLE;
 
         int in_tx = db->in_tx || conn_in_tx(db->conn);
-        st = exec_once(db, out, sql, n, params);
+        st = exec_once(db, out, stmt, sql, n, params);
         if (st != DB_UNAVAILABLE || !db->broken || in_tx)
             break;
         log_warn("db_retry", "connection broken (%s); reconnecting once", db->last_error);
     }
     return st;
+}
+
+enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int n,
+                       const char *const *params)
+{
+    return exec_retry(db, out, NULL, sql, n, params);
+}
+
+enum db_status db_exec_stmt(struct db *db, PGresult **out, const struct db_stmt *stmt, int n,
+                            const char *const *params)
+{
+    return exec_retry(db, out, stmt, stmt->sql, n, params);
 }
 
 enum db_status db_begin(struct db *db)

@@ -42,6 +42,23 @@ unsigned long db_generation(const struct db *db);
 enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int n,
                        const char *const *params);
 
+/*
+ * A hot query, prepared once per connection: its name must be unique in the
+ * program and sql fixed (a static const struct db_stmt). For queries run far more
+ * often than their plan changes, whose planning costs more than their execution
+ * (missive-sse's fan-out and replay lookups).
+ */
+struct db_stmt {
+    const char *name;
+    const char *sql;
+};
+#define DB_PREPARED_MAX 16 /* statements one struct db keeps prepared */
+
+/* As db_exec, for a prepared statement (prepared first when this connection has
+ * not seen it; past DB_PREPARED_MAX statements it runs unprepared). */
+enum db_status db_exec_stmt(struct db *db, PGresult **out, const struct db_stmt *stmt, int n,
+                            const char *const *params);
+
 /* BEGIN / COMMIT / ROLLBACK. rollback never fails loudly. */
 enum db_status db_begin(struct db *db);
 enum db_status db_commit(struct db *db);

@@ -12,6 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+static const struct db_stmt session_stmt = {
+    "session_live", "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2"
+                    " AND revoked_at IS NULL AND expires_at > now()"};
+
 static enum auth_result by_ticket(struct db *db, const char *ticket, struct auth_who *who)
 {
     char hash[65];
@@ -46,10 +50,7 @@ static enum auth_result by_token(struct db *db, const unsigned char *key, size_t
         return AUTH_INVALID;
     snprintf(sid, sizeof sid, "%lld", c.sid);
     snprintf(uid, sizeof uid, "%lld", c.sub);
-    if (db_exec(db, &res,
-                "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2"
-                " AND revoked_at IS NULL AND expires_at > now()",
-                2, p) != DB_OK)
+    if (db_exec_stmt(db, &res, &session_stmt, 2, p) != DB_OK)
         return AUTH_UNAVAILABLE;
     if (PQntuples(res) == 1) {
         who->user = c.sub;

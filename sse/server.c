@@ -52,6 +52,14 @@
 #define REPLAY_PAGE 500
 #define POLL_MAX_TIMEOUT 60
 
+/* Every stream open and long-poll runs these: prepared once per database
+ * thread, as their planning cost more than running them (bench/README.md). */
+static const struct db_stmt replay_stmt = {
+    "replay", "SELECT pos, type, json FROM missive_events_for($1, $2, $3)"};
+static const struct db_stmt poll_stmt = {
+    "poll", "SELECT pos, json FROM missive_events_for($1, $2, $3)"};
+static const struct db_stmt head_stmt = {"head", "SELECT pos FROM event_counter WHERE id = 1"};
+
 enum phase { PH_NEW = 0, PH_JOB, PH_READY, PH_STREAMING, PH_PARKED };
 enum kind { K_STREAM = 0, K_POLL };
 
@@ -292,8 +300,7 @@ static void replay(struct server *srv, struct db *db, struct stream *s, long lon
         PGresult *r = NULL;
         int n;
         snprintf(cbuf, sizeof cbuf, "%lld", cursor);
-        if (db_exec(db, &r, "SELECT pos, type, json FROM missive_events_for($1, $2, $3)", 3, p) !=
-            DB_OK) {
+        if (db_exec_stmt(db, &r, &replay_stmt, 3, p) != DB_OK) {
             hub_fail(srv->hub, s, "unavailable");
             return;
         }
@@ -315,7 +322,7 @@ static long long stream_end(struct db *db)
 {
     PGresult *r = NULL;
     long long pos = -1;
-    if (db_exec(db, &r, "SELECT pos FROM event_counter WHERE id = 1", 0, NULL) == DB_OK) {
+    if (db_exec_stmt(db, &r, &head_stmt, 0, NULL) == DB_OK) {
         pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
     }
@@ -361,8 +368,7 @@ static void open_job(struct db *db, void *arg)
         snprintf(ubuf, sizeof ubuf, "%lld", who.user);
         snprintf(cbuf, sizeof cbuf, "%lld", cursor);
         snprintf(lbuf, sizeof lbuf, "%lld", q->limit);
-        if (db_exec(db, &r, "SELECT pos, json FROM missive_events_for($1, $2, $3)", 3, p) !=
-            DB_OK) {
+        if (db_exec_stmt(db, &r, &poll_stmt, 3, p) != DB_OK) {
             q->auth = AUTH_UNAVAILABLE;
             goto resume;
         }
