@@ -116,6 +116,38 @@ test('a ?cursor= works like Last-Event-ID; a malformed or future cursor is a 400
   assert.equal(future.status, 400);
 });
 
+test("a cursor taken from someone else's stream shows nothing of theirs", async () => {
+  // Positions are one global sequence, so a cursor names a point in time, not a
+  // user: whoever presents it gets only their own events after it.
+  const alice = await signup();
+  const bob = await signup();
+  const carol = await signup();
+  const conv = await friends(alice, bob);
+  const start = await api('GET', '/v1/events?cursor=0&limit=1000', { token: bob.token });
+  const bobsCursor = start.body.cursor;
+  await send(alice, conv, 'for bob only');
+  await send(bob, conv, 'and back');
+
+  const s = openStream({ ticket: await ticket(carol), lastEventId: bobsCursor });
+  await s.waitFor((e) => e.type === 'stream.ready');
+  const carolConv = await friends(carol, alice);
+  const mine = await send(alice, carolConv, 'for carol');
+  const ev = await s.waitFor((e) => e.type === 'message.created');
+  assert.equal(ev.data.data.conversation_id, carolConv, 'the first message Carol sees is her own conversation\'s');
+  assert.equal(ev.data.data.seq, mine.seq);
+  for (const e of s.events) {
+    assert.notEqual(e.data?.conversation_id ?? e.data?.data?.conversation_id, conv, `Carol got ${e.type} of Alice and Bob`);
+  }
+  s.close();
+
+  const poll = await api('GET', `/v1/events?cursor=${bobsCursor}&limit=1000`, { token: carol.token });
+  assertStatus(poll, 200);
+  assert.ok(poll.body.events.every((e) => e.conversation_id !== conv), 'plain polling with the cursor shows nothing of theirs');
+  const longPoll = await api('GET', `/v1/events?cursor=${bobsCursor}&timeout=1`, { token: carol.token });
+  assertStatus(longPoll, 200);
+  assert.ok(longPoll.body.events.every((e) => e.conversation_id !== conv));
+});
+
 test('authentication: no ticket, a used ticket, an expired ticket, a bad token get 401 and no data', async () => {
   const bob = await signup();
   const none = await rawStream('/v1/stream');
