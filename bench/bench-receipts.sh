@@ -65,37 +65,8 @@ export MISSIVE_HTTP_PORT=$http_port MISSIVE_SSE_PORT=$sse_port
 export MISSIVE_ARGON2_MEMORY_KIB=1024 MISSIVE_ARGON2_ITERATIONS=1
 export MISSIVE_RATE_SIGNUP_IP=0 MISSIVE_RATE_LOGIN_IP=0 MISSIVE_RATE_SEND=0 MISSIVE_RATE_TICKETS=0 MISSIVE_RATE_MEDIA=0
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/missive-bench.XXXXXX") || die "mktemp failed"
-chmod 755 "$dir"
-stack_started=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ "$stack_started" = 1 ]; then
-        log "stopping the stack"
-        timeout 120 bash deploy/stack.sh stop "$dir" >&2 || log "stack.sh stop failed"
-    fi
-    if [ "${KEEP_STACK:-0}" = 1 ]; then log "kept $dir"; else rm -rf -- "$dir"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-log "stack dir $dir (nginx :$http_port, sse :$sse_port)"
-stack_started=1
-timeout 180 bash deploy/stack.sh start "$dir" >&2 || die "deploy/stack.sh start failed (logs: KEEP_STACK=1)"
-url=$(sed -n "s/^MISSIVE_URL='\(.*\)'$/\1/p" "$dir/stack.env")
-[ -n "$url" ] || die "no MISSIVE_URL in $dir/stack.env"
-
-pid_of() {
-    local f
-    case $1 in
-    postgres) f=$dir/pg/postmaster.pid ;;
-    *) f=$dir/run/$1.pid ;;
-    esac
-    head -n 1 "$f" 2>/dev/null | tr -dc 0-9
-}
+. bench/stacklib.sh
+bench_stack_start missive-bench
 
 watch=()
 for name in nginx api postgres sse worker; do

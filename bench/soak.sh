@@ -104,43 +104,15 @@ export MISSIVE_RATE_TICKETS=0 MISSIVE_RATE_MEDIA=0
 # The load signs in once: its access tokens must outlive the run (at most a day).
 export MISSIVE_ACCESS_TTL=$((SOAK_SECONDS + 3600 < 86400 ? SOAK_SECONDS + 3600 : 86400))
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/missive-soak.XXXXXX") || die "mktemp failed"
-chmod 755 "$dir" # PostgreSQL (user postgres) and nginx workers (nobody) must enter it
-stack_started=0
 tool_pid=""
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+bench_before_stop() { # the load tool first, so it does not see the stack go
     if [ -n "$tool_pid" ]; then
         kill "$tool_pid" 2>/dev/null || true
         wait "$tool_pid" 2>/dev/null || true
     fi
-    if [ "$stack_started" = 1 ]; then
-        log "stopping the stack"
-        timeout 120 bash deploy/stack.sh stop "$dir" >&2 || log "stack.sh stop failed"
-    fi
-    if [ "${KEEP_STACK:-0}" = 1 ]; then log "kept $dir"; else rm -rf -- "$dir"; fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-log "stack dir $dir (nginx :$MISSIVE_HTTP_PORT, sse :$MISSIVE_SSE_PORT, bin $BIN_DIR)"
-stack_started=1
-timeout 180 bash deploy/stack.sh start "$dir" >&2 || die "deploy/stack.sh start failed (logs: KEEP_STACK=1)"
-url=$(sed -n "s/^MISSIVE_URL='\(.*\)'$/\1/p" "$dir/stack.env")
-[ -n "$url" ] || die "no MISSIVE_URL in $dir/stack.env"
-
-pid_of() {
-    local f
-    case $1 in
-    postgres) f=$dir/pg/postmaster.pid ;;
-    *) f=$dir/run/$1.pid ;;
-    esac
-    head -n 1 "$f" 2>/dev/null | tr -dc 0-9
-}
+. bench/stacklib.sh
+bench_stack_start missive-soak
 
 GROUPS_=(api sse worker nginx postgres)
 declare -A PID0
