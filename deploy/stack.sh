@@ -115,10 +115,11 @@ pid_of() {
     read -r pid <"$f" 2>/dev/null || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     local try
-    for try in 1 2 3 4 5; do
+    for try in $(seq 100); do
         cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
         [ -z "$cmd" ] || break
-        # Empty: a zombie, or a process in the middle of execve.
+        # Empty: a zombie, or a process in the middle of execve (which can take
+        # a while on a loaded machine, and twice for a sanitizer build): wait.
         [ "$(proc_state "$pid")" != Z ] || return 1
         sleep 0.01
     done
@@ -185,7 +186,10 @@ ready() {
 wait_ready() {
     local name=$1 deadline=$(($(now_ms) + TIMEOUT * 1000))
     until ready "$name"; do
-        running "$name" || die_log "$name" "$name exited during start-up"
+        # Asked twice, a moment apart: one look at /proc can catch a process
+        # mid-exec; a process that really exited stays gone.
+        running "$name" || { sleep 0.2 && running "$name"; } ||
+            die_log "$name" "$name exited during start-up"
         [ "$(now_ms)" -lt "$deadline" ] || die_log "$name" "$name not ready after ${TIMEOUT}s"
         sleep 0.05
     done
@@ -566,7 +570,10 @@ cmd_start() {
     running nginx || render_nginx
     start_one nginx
     for name in "${COMPONENTS[@]}"; do
-        running "$name" || die_log "$name" "$name exited during start-up"
+        # Asked twice, a moment apart: one look at /proc can catch a process
+        # mid-exec; a process that really exited stays gone.
+        running "$name" || { sleep 0.2 && running "$name"; } ||
+            die_log "$name" "$name exited during start-up"
     done
     trap - EXIT
     say "up in $(($(now_ms) - t0)) ms: $HTTP_URL (dir $DIR)"
