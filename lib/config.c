@@ -82,6 +82,7 @@ static const struct setting settings[] = {
     INT(sse_max_buffer, 262144, 4096, 67108864, "bytes a slow SSE client may fall behind"),
     INT(sse_conn_memory, 4096, 2048, 1048576, "libmicrohttpd memory pool per connection"),
     INT(sse_db_threads, 4, 1, 64, "missive-sse database threads (auth, catch-up)"),
+    INT(sse_threads, 4, 1, 64, "missive-sse event-loop threads (connections are spread over them)"),
     INT(sse_max_lifetime, 3600, 60, 86400, "seconds before a stream is ended to re-check auth"),
     INT(sse_request_timeout, 15, 1, 3600,
         "seconds a connection to missive-sse may take to send a whole request"),

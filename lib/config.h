@@ -55,6 +55,7 @@ struct config {
     int sse_max_buffer;
     int sse_conn_memory;
     int sse_db_threads;
+    int sse_threads;
     int sse_max_lifetime;
     int sse_request_timeout; /* seconds to send a whole request (slow clients) */
     int presence_grace;   /* seconds */

@@ -27,6 +27,7 @@ struct db {
     const struct db_stmt *prepared[DB_PREPARED_MAX];
     int nprepared;
     unsigned long prepared_gen;
+    int generic_plans; /* db_set_generic_plans */
 };
 
 static void set_error(struct db *db, const char *msg)
@@ -69,6 +70,13 @@ struct db *db_new(const char *conninfo)
     return db;
 }
 
+void db_set_generic_plans(struct db *db)
+{
+    db->generic_plans = 1;
+    if (db->conn)
+        db->broken = 1; /* takes effect on a fresh connection */
+}
+
 void db_free(struct db *db)
 {
     if (!db)
@@ -104,6 +112,18 @@ enum db_status db_connect(struct db *db)
         return DB_UNAVAILABLE;
     }
     PQsetNoticeReceiver(db->conn, notice_receiver, NULL);
+    if (db->generic_plans) {
+        PGresult *r = PQexec(db->conn, "SET plan_cache_mode = force_generic_plan");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            set_error(db, PQerrorMessage(db->conn));
+            set_sqlstate(db, "");
+            log_warn("db_connect_failed", "%s", db->last_error);
+            drop_conn(db);
+            return DB_UNAVAILABLE;
+        }
+    }
     db->generation++;
     if (was_connected)
         log_info("db_reconnected", "database connection re-established");

@@ -27,6 +27,17 @@ struct db;
 struct db *db_new(const char *conninfo);
 void db_free(struct db *db);
 
+/*
+ * Every statement of this connection gets PostgreSQL's generic plan
+ * (plan_cache_mode = force_generic_plan, set again after each reconnect). For a
+ * connection that runs only the hot prepared statements below: left to itself,
+ * PostgreSQL may keep planning them per call ("custom plans") whenever it
+ * estimates the generic plan dearer, which for our inlined SQL functions means
+ * parsing the function again on every call (bench/README.md). Not for a
+ * connection running ad-hoc queries, which do better with custom plans.
+ */
+void db_set_generic_plans(struct db *db);
+
 /* Connects now if not connected. Returns DB_OK or DB_UNAVAILABLE. */
 enum db_status db_connect(struct db *db);
 PGconn *db_conn(struct db *db);

@@ -5,6 +5,20 @@
  * replay job another). h->mu guards everything here; MHD_suspend_connection and
  * MHD_resume_connection are called with it held, so a suspend can never slip
  * between another thread's append and its resume.
+ *
+ * Direct writes. An SSE stream's bytes first go out through libmicrohttpd
+ * (hub_read). Once libmicrohttpd has sent all it was given and asks for more
+ * while there is none, the stream is suspended and its socket becomes ours
+ * ("direct"): events are written to it at once by the thread that has them,
+ * with no resume and no trip through libmicrohttpd's loop. That loop walks
+ * every suspended connection after each resume (libmicrohttpd 0.9.75), which
+ * with thousands of idle streams cost more than the deliveries themselves
+ * (bench/README.md). The response is sent without chunked encoding
+ * (MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, server.c), so the bytes on the wire are
+ * the event stream itself. When the socket cannot take everything (a slow
+ * reader) or the stream ends, the rest goes into the buffer and the connection
+ * is resumed: libmicrohttpd owns the socket again until the buffer is empty.
+ * So a direct stream always has an empty buffer, and only one side ever writes.
  */
 #include "hub.h"
 
@@ -13,12 +27,18 @@
 
 #include <microhttpd.h>
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 
 struct held {
     struct held *next;
@@ -38,10 +58,15 @@ struct stream {
     unsigned closed : 1;    /* the connection is gone */
     unsigned suspended : 1;
     unsigned linked : 1; /* in the user map */
+    unsigned fed : 1;    /* libmicrohttpd has been given bytes: the header is out */
+    unsigned direct : 1; /* suspended, and its socket is written here (see the top) */
+    unsigned tuned : 1;  /* TCP_CORK off, TCP_NODELAY on: set once */
     struct MHD_Connection *conn;
     int fd; /* the connection's socket, to notice a client that hung up */
     long long last_pos;
     long long deadline_ms; /* long-poll: when to answer empty */
+    long long wrote_ms;    /* SSE: when bytes were last queued or written for it */
+    unsigned beat_phase;   /* 0..999: where in the heartbeat interval it beats */
     char *buf;
     size_t len, off, cap;
     struct held *held, *held_tail;
@@ -60,7 +85,15 @@ struct hub {
     struct user_entry **table;
     size_t table_size; /* power of two */
     size_t nusers, nstreams;
+    unsigned long long opened; /* streams ever opened: spreads their beat_phase */
 };
+
+static long long clock_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static size_t slot(const struct hub *h, long long user)
 {
@@ -214,7 +247,10 @@ struct stream *hub_open(struct hub *h, enum stream_kind kind, long long user, lo
     s->kind = kind;
     s->refs = 1;
     s->replaying = 1;
+    s->wrote_ms = clock_ms();
     pthread_mutex_lock(&h->mu);
+    /* Golden-ratio steps: any run of consecutive opens is spread evenly. */
+    s->beat_phase = (unsigned)((h->opened++ * 618) % 1000);
     if (kind == STREAM_SSE) {
         char line[48];
         int n = snprintf(line, sizeof line, "retry: %d\n\n", h->retry_ms);
@@ -246,13 +282,56 @@ void hub_release(struct hub *h, struct stream *s)
         free_stream(s);
 }
 
-/* With h->mu held: lets the connection run again if it is waiting for data. */
+/* With h->mu held: lets the connection run again if it is waiting for data; a
+ * direct stream's socket goes back to libmicrohttpd. */
 static void wake(struct stream *s)
 {
     if (s->suspended && s->conn && !s->closed) {
         s->suspended = 0;
+        s->direct = 0;
         MHD_resume_connection(s->conn);
     }
+}
+
+/*
+ * With h->mu held: the next bytes for s's client, in pieces. A direct stream
+ * gets them written now; what the socket does not take waits in the buffer and
+ * libmicrohttpd is woken to send it. Any other stream buffers them and is woken.
+ */
+static void emit(struct stream *s, const struct iovec *iov, int n)
+{
+    size_t total = 0, done = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    s->wrote_ms = clock_ms();
+    if (s->direct && !s->closed) {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w == (ssize_t)total)
+            return;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            s->closing = 1; /* the client is gone; libmicrohttpd will see it too */
+            wake(s);
+            return;
+        }
+        done = w > 0 ? (size_t)w : 0;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (done >= len) {
+            done -= len;
+            continue;
+        }
+        put(s, (const char *)iov[i].iov_base + done, len - done);
+        done = 0;
+    }
+    wake(s);
+}
+
+static void emit_text(struct stream *s, const char *text, size_t n)
+{
+    struct iovec v = {(void *)text, n};
+    emit(s, &v, 1);
 }
 
 void hub_attach(struct hub *h, struct stream *s, struct MHD_Connection *c)
@@ -277,7 +356,7 @@ static void end_with(struct stream *s, const char *reason)
         /* Not "error": EventSource reserves that name for its own connection errors. */
         n = snprintf(line, sizeof line, "event: stream.ended\ndata: {\"reason\":\"%s\"}\n\n",
                      reason);
-        put(s, line, (size_t)n);
+        emit_text(s, line, (size_t)n);
     }
     s->closing = 1;
     wake(s);
@@ -300,14 +379,14 @@ static void append_event(struct hub *h, struct stream *s, long long pos, const c
             return;
         }
         n = snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ", pos, type);
-        put(s, head, (size_t)n);
-        put(s, json, len);
-        put(s, "\n\n", 2);
-    } else {
-        if (s->len > 0)
-            put(s, ",", 1);
-        put(s, json, len);
+        struct iovec v[3] = {{head, (size_t)n}, {(void *)json, len}, {"\n\n", 2}};
+        s->last_pos = pos;
+        emit(s, v, 3);
+        return;
     }
+    if (s->len > 0)
+        put(s, ",", 1);
+    put(s, json, len);
     s->last_pos = pos;
     wake(s);
 }
@@ -356,9 +435,10 @@ void hub_replay_done(struct hub *h, struct stream *s, long long last_pos)
         char line[80];
         int n = snprintf(line, sizeof line, "event: stream.ready\ndata: {\"pos\":%lld}\n\n",
                          s->last_pos);
-        put(s, line, (size_t)n);
+        emit_text(s, line, (size_t)n);
+    } else {
+        wake(s);
     }
-    wake(s);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -406,10 +486,8 @@ void hub_deliver_ephemeral(struct hub *h, const char *type, const char *json, si
                 continue;
             if (s->len - s->off + len + 80 > h->max_buffer)
                 continue;
-            put(s, head, (size_t)hl);
-            put(s, json, len);
-            put(s, "\n\n", 2);
-            wake(s);
+            struct iovec v[3] = {{head, (size_t)hl}, {(void *)json, len}, {"\n\n", 2}};
+            emit(s, v, 3);
         }
     }
     pthread_mutex_unlock(&h->mu);
@@ -432,10 +510,20 @@ ssize_t hub_read(struct hub *h, struct stream *s, char *buf, size_t max)
             s->off = s->len = s->cap = 0;
         }
         n = (ssize_t)k;
+        s->fed = 1;
     } else if (s->closing || s->closed) {
         n = -1;
     } else {
+        /* Asked for more, so all it was given is sent: the socket can be ours. */
         s->suspended = 1;
+        s->direct = s->kind == STREAM_SSE && s->fed && s->fd >= 0;
+        if (s->direct && !s->tuned) {
+            /* Each event is one write; it must leave at once, not wait for more. */
+            int off = 0, on = 1;
+            setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+            setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            s->tuned = 1;
+        }
         MHD_suspend_connection(s->conn);
     }
     pthread_mutex_unlock(&h->mu);
@@ -505,14 +593,19 @@ static void for_each_stream(struct hub *h, void (*fn)(struct hub *, struct strea
                 fn(h, s, arg);
 }
 
+struct beat_clock {
+    long long now_ms, interval_ms;
+};
+
 static void beat(struct hub *h, struct stream *s, void *arg)
 {
+    const struct beat_clock *c = arg;
     (void)h;
-    (void)arg;
     if (s->kind != STREAM_SSE || s->closing || s->closed || s->replaying)
         return;
-    put(s, ":\n\n", 3);
-    wake(s);
+    long long quiet_for = c->interval_ms - c->interval_ms * s->beat_phase / 2000;
+    if (c->now_ms - s->wrote_ms >= quiet_for)
+        emit_text(s, ":\n\n", 3);
 }
 
 static void expire(struct hub *h, struct stream *s, void *arg)
@@ -581,10 +674,11 @@ void hub_probe(struct hub *h)
     free(pr);
 }
 
-void hub_heartbeat(struct hub *h)
+void hub_heartbeat(struct hub *h, long long now_ms, long long interval_ms)
 {
+    struct beat_clock c = {now_ms, interval_ms};
     pthread_mutex_lock(&h->mu);
-    for_each_stream(h, beat, NULL);
+    for_each_stream(h, beat, &c);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -610,7 +704,7 @@ static void end_for_shutdown(struct hub *h, struct stream *s, void *arg)
         return;
     if (s->kind == STREAM_SSE && !s->closing) {
         int n = snprintf(line, sizeof line, "retry: %d\n\n", h->retry_ms);
-        put(s, line, (size_t)n);
+        emit_text(s, line, (size_t)n);
     }
     s->closing = 1;
     wake(s);

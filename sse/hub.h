@@ -88,8 +88,13 @@ void hub_expire(struct hub *h, long long now_ms);
 
 /* Ends the suspended streams whose client has hung up. */
 void hub_probe(struct hub *h);
-/* Writes a heartbeat comment to every live SSE stream. */
-void hub_heartbeat(struct hub *h);
+/*
+ * Writes a heartbeat comment to every live SSE stream that has been quiet for
+ * about interval_ms: each stream between half and all of it, fixed per stream,
+ * so that streams opened together do not all beat in the same tick (a beat is a
+ * socket write, made with the hub locked). Call it often (every second).
+ */
+void hub_heartbeat(struct hub *h, long long now_ms, long long interval_ms);
 /* Ends every stream of a session that was closed or revoked. */
 void hub_end_session(struct hub *h, long long session);
 /* Ends every stream, telling SSE clients to reconnect in retry_ms (shutdown). */

@@ -30,6 +30,7 @@ static void *run(void *arg)
 {
     struct jobs *j = arg;
     struct db *db = db_new(j->conninfo);
+    db_set_generic_plans(db); /* it runs only the prepared hot statements */
 
     pthread_mutex_lock(&j->mu);
     for (;;) {

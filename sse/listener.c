@@ -221,6 +221,14 @@ static int connect_and_listen(struct listener *l)
         log_warn("listener_connect", "%s", PQerrorMessage(l->conn));
         return -1;
     }
+    /* Its statements are few and hot: one plan each (see db_set_generic_plans). */
+    r = PQexec(l->conn, "SET plan_cache_mode = force_generic_plan");
+    int set = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!set) {
+        log_warn("listener_connect", "set: %s", PQerrorMessage(l->conn));
+        return -1;
+    }
     r = PQprepare(l->conn, RANGE_STMT, RANGE_SQL, 2, NULL);
     int prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -37,7 +37,6 @@ int main(int argc, char **argv)
     struct presence *pres = NULL;
     sigset_t sigs;
     int rc = 1;
-    time_t last_beat;
 
     argc = cli_start(&prog, argc, argv, &cfg);
     if (argc > 1) {
@@ -55,7 +54,6 @@ int main(int argc, char **argv)
     if (!srv)
         goto out;
     pres = presence_new(&cfg, server_hub(srv));
-    last_beat = time(NULL);
     for (;;) {
         struct timespec second = {1, 0};
         int sig = sigtimedwait(&sigs, NULL, &second);
@@ -63,11 +61,7 @@ int main(int argc, char **argv)
             log_info("stop", "signal %d: closing streams", sig);
             break;
         }
-        time_t now = time(NULL);
-        int beat = now - last_beat >= cfg.sse_heartbeat;
-        if (beat)
-            last_beat = now;
-        server_tick(srv, beat);
+        server_tick(srv);
     }
     rc = 0;
 out:

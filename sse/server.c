@@ -424,6 +424,9 @@ static enum MHD_Result start_stream(struct sreq *q)
     MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-cache, no-transform");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    /* No chunked encoding: once the stream is under way the hub writes the event
+     * stream straight to the socket (hub.c). The connection closes with the stream. */
+    MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     rc = MHD_queue_response(q->conn, 200, resp);
     MHD_destroy_response(resp);
     q->phase = PH_STREAMING;
@@ -677,7 +680,12 @@ struct server *server_new(const struct config *cfg)
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        /* Several event loops, each with its own share of the connections: after
+         * any suspended connection is resumed, libmicrohttpd 0.9.75 walks its
+         * loop's whole suspended list, so with one loop every delivery cost a
+         * walk over every idle stream (bench/README.md). 1 = no pool. */
+        cfg->sse_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+        (unsigned)cfg->sse_threads, MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("listen", "cannot listen on %s", cfg->sse_listen);
         goto fail;
@@ -689,13 +697,12 @@ fail:
     return NULL;
 }
 
-void server_tick(struct server *srv, int heartbeat)
+void server_tick(struct server *srv)
 {
     expire_waiters(srv);
     hub_expire(srv->hub, now_ms());
     hub_probe(srv->hub);
-    if (heartbeat)
-        hub_heartbeat(srv->hub);
+    hub_heartbeat(srv->hub, now_ms(), (long long)srv->cfg->sse_heartbeat * 1000);
 }
 
 struct hub *server_hub(struct server *srv)
