@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench-sse.sh: live delivery (missive-sse) under load: idle streams and their
-# memory, send -> receive latency, fan-out to a big group, and resumption after
-# reconnects with Last-Event-ID.
+# memory, send -> receive latency, fan-out to a big group, resumption after
+# reconnects with Last-Event-ID, and fan-out to many groups at a high rate.
 #
 #   bash bench/bench-sse.sh
-#   BENCH_BIG=1 bash bench/bench-sse.sh          # 50,000 idle streams, 10,000-stream latency
+#   BENCH_BIG=1 bash bench/bench-sse.sh          # 50,000 idle streams, 10,000-stream latency,
+#                                                # 100 groups of 100 at 1,500 msgs/s
 #   BENCH_ONLY="idle latency" bash bench/bench-sse.sh
 #
 # Builds bench/sse_load.c into build/bench/sse_load, starts a private stack
@@ -16,18 +17,22 @@
 #                  G streams had each message
 #   (d) reconnect  N streams dropped and resumed (Last-Event-ID) at X/s while messages
 #                  flow; nothing sent during a gap may be lost
+#   (e) groups     C groups of G members (consecutive users), one stream per user; message
+#                  i goes at R msgs/s to group i % C from a random member (R x G deliveries/s);
+#                  send -> receive latency, and per message until all G streams had it
 # Each scenario runs on a fresh missive-sse (a clean process: its RSS, its
 # counters); after it, missive-sse is stopped with SIGTERM and the time it takes
 # to exit is reported (SIGKILL after 30 s). Streams go straight to missive-sse
 # (not through nginx); BENCH_BIG's idle run adds BENCH_SSE_EXTRA more
 # missive-sse processes on their own ports (a process may hold at most 20,000
-# files here). A default run takes ~5 minutes, BENCH_BIG=1 15-20. Prints every result line,
+# files here). A default run takes ~5 minutes (groups adds under one), BENCH_BIG=1 15-20
+# (groups adds a few: 10,000 sign-ups and streams before it sends). Prints every result line,
 # then a summary and how the machine's cores were shared, and stops everything
 # it started (always, also on failure or Ctrl-C). Prints numbers, asserts
 # nothing; exits non-zero only when a step fails. See bench/README.md.
 #
 # Environment (defaults; BENCH_BIG=1 defaults in brackets):
-#   BENCH_ONLY               scenarios to run ("idle latency group reconnect")
+#   BENCH_ONLY               scenarios to run ("idle latency group reconnect groups")
 #   BENCH_IDLE_STREAMS       5000 [50000]     BENCH_IDLE_PER_USER  5 [10]
 #   BENCH_IDLE_HOLD          seconds held open (20; > 15 so every stream sees a heartbeat)
 #   BENCH_SSE_EXTRA          extra missive-sse processes for the idle run (0 [3])
@@ -39,6 +44,13 @@
 #   BENCH_RECONNECT_STREAMS  1000             BENCH_RECONNECT_RATE 200 reconnects/s
 #   BENCH_RECONNECT_DURATION 20 s             BENCH_RECONNECT_MSG_RATE 100 msgs/s
 #   BENCH_RECONNECT_GAP_MS   250 (a dropped stream reconnects after this long)
+#   BENCH_GROUPS_COUNT       20 [100] groups  BENCH_GROUPS_SIZE 50 [100] members each
+#                            (streams = COUNT x SIZE, one per user)
+#   BENCH_GROUPS_RATE        300 [1500] msgs/s                BENCH_GROUPS_DURATION 20 s
+#   BENCH_GROUPS_SENDERS     16 [48] sender connections (48 keep up with 1,500/s while a POST
+#                            takes under 32 ms)
+#   BENCH_GROUPS_SETTLE      longest wait for the members' presence notices to end before
+#                            sending (120 s)
 #   MISSIVE_BIN_DIR          binaries to run; unset: `make -s all` builds ./bin first
 #   KEEP_STACK=1             keep the temp dir (logs, database) afterwards
 set -euo pipefail
@@ -49,7 +61,7 @@ cd "$root"
 
 BIG=${BENCH_BIG:-0}
 big() { if [ "$BIG" = 1 ]; then echo "$2"; else echo "$1"; fi; }
-ONLY=${BENCH_ONLY:-idle latency group reconnect}
+ONLY=${BENCH_ONLY:-idle latency group reconnect groups}
 IDLE_STREAMS=${BENCH_IDLE_STREAMS:-$(big 5000 50000)}
 IDLE_PER_USER=${BENCH_IDLE_PER_USER:-$(big 5 10)}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-20}
@@ -67,6 +79,12 @@ RC_RATE=${BENCH_RECONNECT_RATE:-200}
 RC_DURATION=${BENCH_RECONNECT_DURATION:-20}
 RC_MSG_RATE=${BENCH_RECONNECT_MSG_RATE:-100}
 RC_GAP=${BENCH_RECONNECT_GAP_MS:-250}
+GROUPS_COUNT=${BENCH_GROUPS_COUNT:-$(big 20 100)}
+GROUPS_SIZE=${BENCH_GROUPS_SIZE:-$(big 50 100)}
+GROUPS_RATE=${BENCH_GROUPS_RATE:-$(big 300 1500)}
+GROUPS_DURATION=${BENCH_GROUPS_DURATION:-20}
+GROUPS_SENDERS=${BENCH_GROUPS_SENDERS:-$(big 16 48)}
+GROUPS_SETTLE=${BENCH_GROUPS_SETTLE:-120}
 TOOL=$root/build/bench/sse_load
 
 log() { printf 'bench-sse: %s\n' "$*" >&2; }
@@ -76,12 +94,16 @@ die() {
 }
 
 for v in IDLE_STREAMS IDLE_PER_USER IDLE_HOLD SSE_EXTRA LAT_STREAMS LAT_RATE LAT_DURATION SENDERS \
-    GROUP_SIZE GROUP_MESSAGES GROUP_RATE GROUP_SETTLE RC_STREAMS RC_RATE RC_DURATION RC_MSG_RATE RC_GAP; do
+    GROUP_SIZE GROUP_MESSAGES GROUP_RATE GROUP_SETTLE RC_STREAMS RC_RATE RC_DURATION RC_MSG_RATE RC_GAP \
+    GROUPS_COUNT GROUPS_SIZE GROUPS_RATE GROUPS_DURATION GROUPS_SENDERS GROUPS_SETTLE; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be a whole number (got '${!v}')"
 done
 [ "$SSE_EXTRA" -le 12 ] || die "BENCH_SSE_EXTRA: at most 12"
+[ "$GROUPS_SIZE" -ge 2 ] || die "BENCH_GROUPS_SIZE: 2 to 1024"
+[ "$GROUPS_SIZE" -le 1024 ] || die "BENCH_GROUPS_SIZE: 2 to 1024"
+[ "$GROUPS_COUNT" -ge 1 ] || die "BENCH_GROUPS_COUNT: at least 1"
 for s in $ONLY; do
-    case $s in idle | latency | group | reconnect) ;; *) die "BENCH_ONLY: unknown scenario '$s'" ;; esac
+    case $s in idle | latency | group | reconnect | groups) ;; *) die "BENCH_ONLY: unknown scenario '$s'" ;; esac
 done
 
 # ---------------------------------------------------------------- build
@@ -331,6 +353,13 @@ for s in $ONLY; do
             --reconnect-rate "$RC_RATE" --gap-ms "$RC_GAP" --duration "$RC_DURATION" \
             --rate "$RC_MSG_RATE" --senders "$SENDERS" --conv pairs --max-time 600
         ;;
+    groups)
+        echo "(e) groups: $GROUPS_COUNT groups of $GROUPS_SIZE members ($((GROUPS_COUNT * GROUPS_SIZE)) streams, one per user), $GROUPS_RATE msgs/s for ${GROUPS_DURATION}s ($((GROUPS_RATE * GROUPS_SIZE)) deliveries/s)"
+        run_tool groups latency --sse "$(sse_target)" --streams $((GROUPS_COUNT * GROUPS_SIZE)) \
+            --conv groups --group-size "$GROUPS_SIZE" --rate "$GROUPS_RATE" \
+            --duration "$GROUPS_DURATION" --senders "$GROUPS_SENDERS" --settle "$GROUPS_SETTLE" \
+            --drain 60 --max-time 600
+        ;;
     esac
 done
 
@@ -361,12 +390,15 @@ for s in $ONLY; do
         done < <(grep '^rss target=' <<<"$o" || true)
         printf '%-11s %s\n' "" "kernel, not in any RSS (both ends of a stream): slab +$(kv "$o" kernel slab_bytes_per_stream) bytes/stream, TCP buffers +$(kv "$o" kernel tcp_mem_bytes_per_stream); load tool RSS $(mib "$(kv "$o" tool rss_kib)") MiB"
         ;;
-    latency | group | reconnect)
+    latency | group | reconnect | groups)
         printf '%-11s %s\n' "$s" "sent $(kv "$o" send ok)/$(kv "$o" send msgs) (of $(kv "$o" send planned) planned) at $(kv "$o" send rate) (target $(kv "$o" send target_rate)), POST p50 $(kv "$o" send post_p50) p99 $(kv "$o" send post_p99), sender late by >10ms: $(kv "$o" send late_10ms)"
         printf '%-11s %s\n' "" "delivered $(kv "$o" deliver delivered)/$(kv "$o" deliver expected): lost $(kv "$o" deliver lost), dup $(kv "$o" deliver dup), misdelivered $(kv "$o" deliver misdelivered), out-of-order $(kv "$o" deliver out_of_order)"
         printf '%-11s %s\n' "" "send->receive p50 $(kv "$o" deliver p50) p90 $(kv "$o" deliver p90) p99 $(kv "$o" deliver p99) max $(kv "$o" deliver max)"
         if [ "$s" = group ]; then
             printf '%-11s %s\n' "" "per message, until all $(kv "$o" fanout recipients) had it: p50 $(kv "$o" fanout all_p50) p99 $(kv "$o" fanout all_p99) max $(kv "$o" fanout all_max) ($(kv "$o" fanout complete) complete)"
+        fi
+        if [ "$s" = groups ]; then
+            printf '%-11s %s\n' "" "per message, until all $(kv "$o" fanout recipients) streams of its group ($(kv "$o" fanout groups) groups of $(kv "$o" fanout members)) had it: p50 $(kv "$o" fanout all_p50) p99 $(kv "$o" fanout all_p99) max $(kv "$o" fanout all_max) ($(kv "$o" fanout complete) complete, $(kv "$o" fanout incomplete) incomplete)"
         fi
         printf '%-11s %s\n' "" "before sending: $(kv "$o" settle notices) notices (presence, stream.ready) took $(kv "$o" settle s)s to quiet down (quiet=$(kv "$o" settle quiet))"
         if [ "$s" = reconnect ]; then

@@ -3,7 +3,7 @@
  *
  *   sse_load idle      --api URL --sse HOST:PORT[/PID]... --streams N [--per-user K] [--hold S]
  *   sse_load latency   --api URL --sse ... --streams N [--per-user K] --rate R --duration S
- *                      [--conv pairs|group] [--messages M] [--senders T]
+ *                      [--conv pairs|group|groups [--group-size G]] [--messages M] [--senders T]
  *   sse_load reconnect --api URL --sse ... --streams N --reconnect-rate X --duration S
  *                      [--rate R] [--gap-ms G]
  *   sse_load storm     --api URL --sse ... --streams N --users U --rate R --duration S
@@ -13,8 +13,10 @@
  * Setup (not measured): users with random-suffixed names sign up and sign in
  * through --api (nginx), a few threads at a time; latency and reconnect modes
  * then create their conversations: "pairs" (user 2p opens a direct conversation
- * with user 2p+1, who accepts it, so both send) or "group" (user 0 creates one
- * group holding every user).
+ * with user 2p+1, who accepts it, so both send), "group" (user 0 creates one
+ * group holding every user) or "groups" (users gG..gG+G-1 form group g, created
+ * by user gG; the users must be a multiple of --group-size G, so that every
+ * group has G members and every message the same fan-out).
  *
  * Streams: GET /v1/stream with "Authorization: Bearer <access token>" (one
  * sign-in per user, the token reused for all that user's streams), straight to
@@ -1102,11 +1104,12 @@ static void cpu_end(struct cpu_window *cw, const char *window)
 /* ------------------------------------------------------------------ configuration */
 
 enum mode { M_IDLE, M_LATENCY, M_RECONNECT, M_STORM };
-enum conv_kind { CONV_PAIRS, CONV_GROUP };
+enum conv_kind { CONV_PAIRS, CONV_GROUP, CONV_GROUPS };
 
 static struct {
     enum mode mode;
     enum conv_kind conv;
+    long group_size;   /* groups: members per group */
     long streams, users, per_user;
     int nsources, procs, senders, setup_threads;
     long open_window;  /* in-flight handshakes per receiver process */
@@ -1121,6 +1124,7 @@ static struct {
     double open_timeout;
     double settle;     /* latency/reconnect: longest wait for the opening notices to end */
     double max_time;
+    int timeline;      /* print send -> receive latency per second of sending */
     double handshake_timeout; /* seconds for connect + answer header */
     double storm_after;       /* storm: seconds of sending before the first drop */
     double storm_window;      /* storm: seconds over which every stream is dropped once */
@@ -1166,7 +1170,7 @@ struct user {
 
 static struct user *g_users;
 static long g_nusers;
-static long long *g_convs; /* pairs: conversation of pair p; group: g_convs[0] */
+static long long *g_convs; /* pairs: conversation of pair p; group: g_convs[0]; groups: group g */
 static atomic_llong *g_conv_seq; /* pairs: newest seq answered per conversation (read marks) */
 static long g_nconvs;
 
@@ -1178,6 +1182,28 @@ static long user_of_stream(long s)
 static int target_of_stream(long s)
 {
     return (int)((s + s / g_nusers) % g_ntargets);
+}
+
+/* Members of each group (group: everyone; groups: --group-size). */
+static long group_members(void)
+{
+    return o.conv == CONV_GROUPS ? o.group_size : g_nusers;
+}
+
+/* The conversation of user u: every user is in exactly one. */
+static long conv_of_user(long u)
+{
+    return o.conv == CONV_PAIRS ? u / 2 : u / group_members();
+}
+
+/* Most streams one message may have to reach: its conversation's members
+ * times the most streams a user has (sizes the delivery log and the
+ * recipient lists). */
+static long max_recipients(void)
+{
+    if (o.conv == CONV_GROUP)
+        return o.streams;
+    return (o.conv == CONV_PAIRS ? 2 : o.group_size) * ((o.streams + g_nusers - 1) / g_nusers);
 }
 
 /* Work spread over setup threads: fn(conn, item, rng) for item in [0, n). */
@@ -1277,6 +1303,24 @@ static void do_pair(struct conn *c, long p, struct buf *body, struct buf *scratc
     setup_call(c, "accept", "POST", path, g_users[2 * p + 1].token, NULL, 200, 200, &r, scratch);
 }
 
+/* Group g: its first user creates it with the next group_members() - 1 as members. */
+static void do_group(struct conn *c, long g, struct buf *body, struct buf *scratch, struct rng *rng)
+{
+    struct response r;
+    long first = g * group_members(), n = group_members();
+    (void)rng;
+    body->len = 0;
+    buf_printf(body, "{\"kind\":\"group\",\"title\":\"sse load %s %ld\",\"member_ids\":[", g_run, g);
+    for (long i = 1; i < n; i++)
+        buf_printf(body, "%s%lld", i > 1 ? "," : "", g_users[first + i].id);
+    buf_printf(body, "]}");
+    setup_call(c, "create group", "POST", "/v1/conversations", g_users[first].token, body->p, 201,
+               201, &r, scratch);
+    g_convs[g] = json_id(r.body, "id");
+    if (g_convs[g] <= 0)
+        die("setup: no id in the create-group answer: %.300s", r.body);
+}
+
 static const char *g_users_file; /* --users-file: "ID TOKEN" lines instead of signing up */
 
 /* Number of "ID TOKEN" lines of --users-file; with out, also reads them into it. */
@@ -1325,32 +1369,22 @@ static void setup(void)
             g_conv_seq = xcalloc((size_t)g_nconvs, sizeof *g_conv_seq);
             parallel(g_nconvs, do_pair);
         } else {
-            struct conn c = {.fd = -1};
-            struct buf body = {0}, scratch = {0};
-            struct response r;
-            g_nconvs = 1;
-            g_convs = xcalloc(1, sizeof *g_convs);
-            buf_printf(&body, "{\"kind\":\"group\",\"title\":\"sse load %s\",\"member_ids\":[",
-                       g_run);
-            for (long i = 1; i < g_nusers; i++)
-                buf_printf(&body, "%s%lld", i > 1 ? "," : "", g_users[i].id);
-            buf_printf(&body, "]}");
-            setup_call(&c, "create group", "POST", "/v1/conversations", g_users[0].token, body.p,
-                       201, 201, &r, &scratch);
-            g_convs[0] = json_id(r.body, "id");
-            if (g_convs[0] <= 0)
-                die("setup: no id in the create-group answer: %.300s", r.body);
-            conn_free(&c);
-            free(body.p);
-            free(scratch.p);
+            /* group: one of all users; groups: g_nusers / G of G (a multiple: checked in main) */
+            g_nconvs = g_nusers / group_members();
+            g_convs = xcalloc((size_t)g_nconvs, sizeof *g_convs);
+            parallel(g_nconvs, do_group);
         }
     }
     double total = (double)(now_ns() - t0) / 1e9;
-    printf("setup users=%ld users_s=%.1f signups_per_s=%.0f conversations=%ld kind=%s total_s=%.1f\n",
+    printf("setup users=%ld users_s=%.1f signups_per_s=%.0f conversations=%ld kind=%s",
            g_nusers, t_users, t_users > 0 ? (double)g_nusers / t_users : 0.0, g_nconvs,
-           o.mode == M_IDLE ? "none" : o.conv == CONV_PAIRS ? (o.no_accept ? "direct-request" : "direct")
-                                                            : "group",
-           total);
+           o.mode == M_IDLE       ? "none"
+           : o.conv == CONV_PAIRS ? (o.no_accept ? "direct-request" : "direct")
+           : o.conv == CONV_GROUP ? "group"
+                                  : "groups");
+    if (o.mode != M_IDLE && o.conv != CONV_PAIRS)
+        printf(" members=%ld", group_members());
+    printf(" total_s=%.1f\n", total);
     fflush(stdout);
 }
 
@@ -2241,6 +2275,15 @@ static void *sender_main(void *arg)
         if (o.conv == CONV_GROUP) {
             m->conv = 0;
             m->sender = (int32_t)(i % g_nusers);
+        } else if (o.conv == CONV_GROUPS) {
+            /* round robin over the groups (reconnect: a random one, not in step with the
+             * drops); a random member sends, so that the sending (and the copies to the
+             * sender's own streams) is spread over every member, not one per group */
+            long g = o.mode == M_RECONNECT ? (long)(rng_next(&rng) % (uint64_t)g_nconvs)
+                                           : i % g_nconvs;
+            m->conv = (int32_t)g;
+            m->sender = (int32_t)(g * o.group_size +
+                                  (long)(rng_next(&rng) % (uint64_t)o.group_size));
         } else {
             /* latency: round robin over the pairs and sides; reconnect: a random pair and
              * side, so that sends are not in step with the drops; storm: round robin over
@@ -2721,7 +2764,7 @@ static long streams_of_user(long u, long *out, long max)
 
 static int member_of(long conv, long user)
 {
-    return o.conv == CONV_GROUP ? conv == 0 && user < g_nusers : user / 2 == conv;
+    return user >= 0 && user < g_nusers && conv_of_user(user) == conv;
 }
 
 struct gaps {
@@ -2756,6 +2799,38 @@ static int gap_between(const struct gaps *g, long s, int64_t a, int64_t b)
 
 static int64_t g_last_gap_recv_ns; /* latest arrival of a message sent during its stream's gap */
 
+/* Per conversation, the streams of its members (open_only: those that were open
+ * when sending began); one pass over the streams, not one per message. */
+static long *streams_per_conv(int open_only)
+{
+    long *n = xcalloc((size_t)g_nconvs, sizeof *n);
+    for (long s = 0; s < o.streams; s++)
+        if (!open_only || atomic_load(&g_up[s]))
+            n[conv_of_user(user_of_stream(s))]++;
+    return n;
+}
+
+/* --timeline: for each second of sending (by send time), its deliveries'
+ * latency. Shows whether a tail is spread out or one stall. */
+static void print_timeline(const uint32_t *lat, const uint32_t *sec, size_t n)
+{
+    uint32_t last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sec[i] > last)
+            last = sec[i];
+    uint32_t *v = xmalloc(n * sizeof *v);
+    for (uint32_t t = 0; t <= last; t++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (sec[i] == t)
+                v[k++] = lat[i];
+        printf("timeline second=%u deliveries=%zu ", t, k);
+        print_pcts("", v, k);
+        printf("\n");
+    }
+    free(v);
+}
+
 static void report_deliveries(const struct gaps *gp)
 {
     /* gather the receivers' logs */
@@ -2771,12 +2846,17 @@ static void report_deliveries(const struct gaps *gp)
     }
     qsort(d, nd, sizeof *d, cmp_deliv);
 
-    long max_rcpt = o.conv == CONV_GROUP ? o.streams : 2 * ((o.streams + g_nusers - 1) / g_nusers);
+    long max_rcpt = max_recipients();
     long *rcpt = xmalloc((size_t)(max_rcpt + 1) * sizeof *rcpt);
     long expected = 0, delivered = 0, dups = 0, misdelivered = 0, unconfirmed = 0, bad_ts = 0;
     long gap_expected = 0, gap_delivered = 0, crossed = 0;
     uint32_t *lat = xmalloc((nd ? nd : 1) * sizeof *lat);
+    uint32_t *lat_sec = xmalloc((nd ? nd : 1) * sizeof *lat_sec); /* --timeline */
     size_t nlat = 0;
+    int64_t t0 = INT64_MAX;
+    for (long m = 0; m < g_nmsgs; m++)
+        if (g_msgs[m].send_ns > 0 && g_msgs[m].send_ns < t0)
+            t0 = g_msgs[m].send_ns;
     uint32_t *all = xmalloc((size_t)(g_nmsgs ? g_nmsgs : 1) * sizeof *all);
     size_t nall = 0;
     long incomplete = 0, ok_msgs = 0;
@@ -2799,6 +2879,9 @@ static void report_deliveries(const struct gaps *gp)
             if (o.conv == CONV_GROUP) {
                 for (long s = 0; s < o.streams; s++)
                     rcpt[nr++] = s;
+            } else if (o.conv == CONV_GROUPS) {
+                for (long u = mm->conv * o.group_size; u < (mm->conv + 1) * o.group_size; u++)
+                    nr += streams_of_user(u, rcpt + nr, max_rcpt - nr);
             } else {
                 nr = streams_of_user(2L * mm->conv, rcpt, max_rcpt);
                 nr += streams_of_user(2L * mm->conv + 1, rcpt + nr, max_rcpt - nr);
@@ -2851,6 +2934,7 @@ static void report_deliveries(const struct gaps *gp)
             got++;
             delivered++;
             s_got[x->stream]++;
+            lat_sec[nlat] = (uint32_t)((mm->send_ns - t0) / 1000000000);
             lat[nlat++] = to_us(x->recv_ns - mm->send_ns);
             if (x->recv_ns > last_recv)
                 last_recv = x->recv_ns;
@@ -2884,6 +2968,8 @@ static void report_deliveries(const struct gaps *gp)
     for (; di < nd; di++)
         misdelivered++; /* indices beyond what was sent */
 
+    if (o.timeline && nlat > 0) /* before print_pcts sorts lat */
+        print_timeline(lat, lat_sec, nlat);
     printf("deliver expected=%ld delivered=%ld lost=%ld dup=%ld misdelivered=%ld unconfirmed=%ld "
            "out_of_order=%ld overflow=%ld bad_ts=%ld ",
            expected, delivered, expected - delivered, dups, misdelivered, unconfirmed,
@@ -2893,6 +2979,18 @@ static void report_deliveries(const struct gaps *gp)
     if (o.conv == CONV_GROUP) {
         printf("fanout msgs=%ld recipients=%ld complete=%zu incomplete=%ld ", ok_msgs,
                o.streams, nall, incomplete);
+        print_pcts("all_", all, nall);
+        printf("\n");
+    } else if (o.conv == CONV_GROUPS) {
+        /* recipients: streams of one group (of the biggest, when streams are not a
+         * multiple of the users and some users have one stream more) */
+        long *per = streams_per_conv(0), most = 0;
+        for (long c = 0; c < g_nconvs; c++)
+            if (per[c] > most)
+                most = per[c];
+        free(per);
+        printf("fanout msgs=%ld groups=%ld members=%ld recipients=%ld complete=%zu incomplete=%ld ",
+               ok_msgs, g_nconvs, o.group_size, most, nall, incomplete);
         print_pcts("all_", all, nall);
         printf("\n");
     } else {
@@ -2933,18 +3031,10 @@ static void report_deliveries(const struct gaps *gp)
     free(d);
     free(rcpt);
     free(lat);
+    free(lat_sec);
     free(all);
 }
 
-/* Streams that were open when sending began, of the members of conversation c. */
-static long expected_streams(long c)
-{
-    long n = 0;
-    for (long s = 0; s < o.streams; s++)
-        if (member_of(c, user_of_stream(s)) && atomic_load(&g_up[s]))
-            n++;
-    return n;
-}
 
 static void report_sends(double window_s)
 {
@@ -3129,10 +3219,11 @@ static void run_messages(void)
     cpu_end(&cw, o.mode == M_RECONNECT ? "reconnect" : o.mode == M_STORM ? "storm" : "send");
 
     /* drain: wait for late deliveries (and for dropped streams to come back) */
-    long want = 0;
+    long want = 0, *per_conv = streams_per_conv(1);
     for (long i = 0; i < g_nmsgs; i++)
         if (g_msgs[i].status == 201)
-            want += expected_streams(g_msgs[i].conv);
+            want += per_conv[g_msgs[i].conv];
+    free(per_conv);
     int64_t drain_end = now_ns() + (int64_t)(o.drain * 1e9);
     long got = 0;
     while (now_ns() < drain_end) {
@@ -3258,7 +3349,11 @@ static void usage(FILE *f)
         "  --rate R              messages per second, open-loop schedule (100)\n"
         "  --duration S          seconds of sending (10); messages = rate * duration\n"
         "  --messages M          send exactly M messages (at --rate)\n"
-        "  --conv pairs|group    pairs: direct conversations 2p <-> 2p+1; group: one group of all\n"
+        "  --conv pairs|group|groups\n"
+        "                        pairs (default): direct conversations 2p <-> 2p+1; group: one\n"
+        "                        group of all; groups: groups of --group-size consecutive users,\n"
+        "                        message i to group i % groups, sent by a random member\n"
+        "  --group-size G        groups: members per group, 2..1024; users a multiple of G\n"
         "  --no-accept           pairs: leave them message requests (only the opener sends)\n"
         "  --senders T           concurrent sender connections (16)\n"
         "  --reconnect-rate X    reconnect: streams dropped and resumed per second (100)\n"
@@ -3275,7 +3370,8 @@ static void usage(FILE *f)
         "  --setup-threads T     concurrent setup requests (16)\n"
         "  --watch NAME=PID      report CPU of PID and its children per window (repeat; same\n"
         "                        NAME adds up)\n"
-        "  --max-time S          abort the whole run after S seconds (900)\n",
+        "  --max-time S          abort the whole run after S seconds (900)\n"
+        "  --timeline            also a line per second of sending: deliveries, p50, max\n",
         f);
 }
 
@@ -3296,7 +3392,7 @@ int main(int argc, char **argv)
         O_OPEN_RATE, O_OPEN_TIMEOUT, O_HOLD, O_RATE, O_DURATION, O_MESSAGES, O_CONV, O_NO_ACCEPT,
         O_SENDERS, O_RECONNECT_RATE, O_GAP, O_DRAIN, O_SETUP_THREADS, O_WATCH, O_MAX_TIME,
         O_FREE_PORTS, O_SETTLE, O_STORM_AFTER, O_STORM_WINDOW, O_HANDSHAKE, O_USERS_FILE, O_READ_RATE,
-        O_POLLERS, O_POLL_TIMEOUT, O_MEDIA_RATE, O_HELP
+        O_POLLERS, O_POLL_TIMEOUT, O_MEDIA_RATE, O_TIMELINE, O_GROUP_SIZE, O_HELP
     };
     static const struct option opts[] = {
         {"api", required_argument, NULL, O_API},
@@ -3314,6 +3410,7 @@ int main(int argc, char **argv)
         {"duration", required_argument, NULL, O_DURATION},
         {"messages", required_argument, NULL, O_MESSAGES},
         {"conv", required_argument, NULL, O_CONV},
+        {"group-size", required_argument, NULL, O_GROUP_SIZE},
         {"no-accept", no_argument, NULL, O_NO_ACCEPT},
         {"senders", required_argument, NULL, O_SENDERS},
         {"reconnect-rate", required_argument, NULL, O_RECONNECT_RATE},
@@ -3322,6 +3419,7 @@ int main(int argc, char **argv)
         {"setup-threads", required_argument, NULL, O_SETUP_THREADS},
         {"watch", required_argument, NULL, O_WATCH},
         {"max-time", required_argument, NULL, O_MAX_TIME},
+        {"timeline", no_argument, NULL, O_TIMELINE},
         {"free-ports", required_argument, NULL, O_FREE_PORTS},
         {"settle", required_argument, NULL, O_SETTLE},
         {"storm-after", required_argument, NULL, O_STORM_AFTER},
@@ -3378,9 +3476,12 @@ int main(int argc, char **argv)
                 o.conv = CONV_PAIRS;
             else if (strcmp(optarg, "group") == 0)
                 o.conv = CONV_GROUP;
+            else if (strcmp(optarg, "groups") == 0)
+                o.conv = CONV_GROUPS;
             else
-                die("--conv takes pairs or group");
+                die("--conv takes pairs, group or groups");
             break;
+        case O_GROUP_SIZE: o.group_size = (long)parse_num("--group-size", optarg, 2, 1024); break;
         case O_NO_ACCEPT: o.no_accept = 1; break;
         case O_SENDERS: o.senders = (int)parse_num("--senders", optarg, 1, 512); break;
         case O_RECONNECT_RATE: o.reconnect_rate = parse_num("--reconnect-rate", optarg, 0, 1e6); break;
@@ -3408,6 +3509,7 @@ int main(int argc, char **argv)
         case O_MEDIA_RATE: o.media_rate = parse_num("--media-rate", optarg, 0, 1000); break;
         case O_HANDSHAKE: o.handshake_timeout = parse_num("--handshake-timeout", optarg, 1, 3600); break;
         case O_MAX_TIME: o.max_time = parse_num("--max-time", optarg, 1, 86400); break;
+        case O_TIMELINE: o.timeline = 1; break;
         case O_FREE_PORTS: free_ports((int)parse_num("--free-ports", optarg, 1, 64)); return 0;
         case O_HELP:
         case 'h': usage(stdout); return 0;
@@ -3430,6 +3532,8 @@ int main(int argc, char **argv)
     }
     if (o.mode == M_STORM && o.conv != CONV_PAIRS)
         die("storm: --conv pairs only");
+    if ((o.conv == CONV_GROUPS) != (o.group_size > 0))
+        die("--group-size goes with --conv groups, and --conv groups needs it");
     if (o.mode == M_STORM && o.messages == 0 && o.duration < o.storm_after + o.storm_window + 0.5)
         die("storm: --duration must cover --storm-after + --storm-window (+ 0.5 s)");
 
@@ -3438,6 +3542,12 @@ int main(int argc, char **argv)
         g_nusers = users_opt ? users_opt : (o.streams + o.per_user - 1) / o.per_user;
         if (g_nusers < 2 || g_nusers > 1024)
             die("--conv group: 2 to 1024 users (one group: the creator and up to 1023 others)");
+    } else if (o.mode != M_IDLE && o.conv == CONV_GROUPS) {
+        /* whole groups only: every message then has the same number of recipients */
+        g_nusers = users_opt ? users_opt : (o.streams + o.per_user - 1) / o.per_user;
+        if (g_nusers < o.group_size || g_nusers % o.group_size)
+            die("--conv groups: the users (%ld) must be a multiple of --group-size (%ld)", g_nusers,
+                o.group_size);
     } else {
         g_nusers = users_opt ? users_opt : (o.streams + o.per_user - 1) / o.per_user;
         if (o.mode != M_IDLE && g_nusers < 2)
@@ -3502,9 +3612,7 @@ int main(int argc, char **argv)
 
     /* shared memory, sized for what the run can log */
     long msgs = o.mode == M_IDLE ? 0 : o.messages > 0 ? o.messages : (long)(o.rate * o.duration + 1);
-    long per_msg = o.mode == M_IDLE ? 0
-                   : o.conv == CONV_GROUP ? o.streams
-                                          : 2 * ((o.streams + g_nusers - 1) / g_nusers);
+    long per_msg = o.mode == M_IDLE ? 0 : max_recipients();
     g_dcap = (size_t)((double)msgs * (double)per_msg * 1.5 / o.procs) + 4096;
     g_rcap = o.mode == M_RECONNECT
                  ? (size_t)(o.reconnect_rate * (o.duration + 60) * 1.5 / o.procs) +
