@@ -61,6 +61,10 @@ static void fail_all(struct sendq_item **items, int n, enum sendq_result r)
         items[i]->result = r;
 }
 
+/* Run for every batch: parsed and planned once per connection. */
+static const struct db_stmt batch_stmt = {
+    "send_batch", "SELECT idx, result, seq, created_at FROM missive_send_batch($1::jsonb)"};
+
 int sendq_run_batch(struct db *db, struct sendq_item **items, int n)
 {
     json_t *arr = json_array();
@@ -81,8 +85,7 @@ int sendq_run_batch(struct db *db, struct sendq_item **items, int n)
     }
     text = json_dumps(arr, JSON_COMPACT);
     const char *p[1] = {text};
-    st = db_exec(db, &res, "SELECT idx, result, seq, created_at FROM missive_send_batch($1::jsonb)",
-                 1, p);
+    st = db_exec_stmt(db, &res, &batch_stmt, 1, p);
     if (st != DB_OK) {
         /* "May": a connection lost during the commit leaves its outcome unknown. */
         if (st == DB_UNAVAILABLE || st == DB_RETRY)
