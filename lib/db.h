@@ -29,7 +29,9 @@ void db_free(struct db *db);
 
 /*
  * Every statement of this connection gets PostgreSQL's generic plan
- * (plan_cache_mode = force_generic_plan, set again after each reconnect). For a
+ * (plan_cache_mode = force_generic_plan, and enable_seqscan = off so that a plan
+ * made while the tables were small does not scan them whole later; set again
+ * after each reconnect). For a
  * connection that runs only the hot prepared statements below: left to itself,
  * PostgreSQL may keep planning them per call ("custom plans") whenever it
  * estimates the generic plan dearer, which for our inlined SQL functions means

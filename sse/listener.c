@@ -222,7 +222,7 @@ static int connect_and_listen(struct listener *l)
         return -1;
     }
     /* Its statements are few and hot: one plan each (see db_set_generic_plans). */
-    r = PQexec(l->conn, "SET plan_cache_mode = force_generic_plan");
+    r = PQexec(l->conn, "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off");
     int set = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {
