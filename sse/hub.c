@@ -86,6 +86,7 @@ struct hub {
     size_t table_size; /* power of two */
     size_t nusers, nstreams;
     unsigned long long opened; /* streams ever opened: spreads their beat_phase */
+    unsigned long long slow_readers; /* streams ended for falling max_buffer behind */
 };
 
 static long long clock_ms(void)
@@ -375,6 +376,7 @@ static void append_event(struct hub *h, struct stream *s, long long pos, const c
         if (s->len - s->off + len + sizeof head > h->max_buffer) {
             log_warn("slow_reader", "user %lld is %zu bytes behind: disconnecting", s->user,
                      s->len - s->off);
+            h->slow_readers++;
             end_with(s, "slow_reader");
             return;
         }
@@ -725,6 +727,14 @@ size_t hub_users(struct hub *h, long long **out)
     for (size_t i = 0; i < h->table_size; i++)
         for (struct user_entry *e = h->table[i]; e; e = e->next)
             (*out)[n++] = e->user;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+unsigned long long hub_slow_readers(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    unsigned long long n = h->slow_readers;
     pthread_mutex_unlock(&h->mu);
     return n;
 }

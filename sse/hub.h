@@ -102,6 +102,8 @@ void hub_shutdown(struct hub *h);
 
 /* Users with at least one stream here, into a heap array; returns the count. */
 size_t hub_users(struct hub *h, long long **out);
+/* Streams ended so far because their client fell max_buffer behind. */
+unsigned long long hub_slow_readers(struct hub *h);
 /* Number of streams, and of distinct users. */
 void hub_counts(struct hub *h, size_t *streams, size_t *users);
 /* 1 if user has any stream here. */

@@ -543,10 +543,14 @@ static enum MHD_Result metrics(struct server *srv, struct MHD_Connection *c)
         "# HELP missive_sse_request_timeouts_total Connections closed for not sending a whole "
         "request within sse_request_timeout.\n"
         "# TYPE missive_sse_request_timeouts_total counter\n"
-        "missive_sse_request_timeouts_total %llu\n",
+        "missive_sse_request_timeouts_total %llu\n"
+        "# HELP missive_sse_slow_readers_total Streams ended because the client fell "
+        "sse_max_buffer bytes behind.\n"
+        "# TYPE missive_sse_slow_readers_total counter\nmissive_sse_slow_readers_total %llu\n",
         streams, users, (unsigned long long)atomic_load(&srv->streams_opened),
         (unsigned long long)atomic_load(&srv->polls_answered), listener_delivered(srv->listener),
-        jobs_backlog(srv->jobs), (unsigned long long)atomic_load(&srv->request_timeouts));
+        jobs_backlog(srv->jobs), (unsigned long long)atomic_load(&srv->request_timeouts),
+        hub_slow_readers(srv->hub));
     return send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, NULL, NULL);
 }
 
