@@ -60,7 +60,6 @@ struct stream {
     unsigned linked : 1; /* in the user map */
     unsigned fed : 1;    /* libmicrohttpd has been given bytes: the header is out */
     unsigned direct : 1; /* suspended, and its socket is written here (see the top) */
-    unsigned tuned : 1;  /* TCP_CORK off, TCP_NODELAY on: set once */
     struct MHD_Connection *conn;
     int fd; /* the connection's socket, to notice a client that hung up */
     long long last_pos;
@@ -519,12 +518,13 @@ ssize_t hub_read(struct hub *h, struct stream *s, char *buf, size_t max)
         /* Asked for more, so all it was given is sent: the socket can be ours. */
         s->suspended = 1;
         s->direct = s->kind == STREAM_SSE && s->fed && s->fd >= 0;
-        if (s->direct && !s->tuned) {
-            /* Each event is one write; it must leave at once, not wait for more. */
+        if (s->direct) {
+            /* Each event is one write and must leave at once: undo any cork
+             * libmicrohttpd left on the socket (at every hand-over, as it may
+             * have corked it again while it had the socket back). */
             int off = 0, on = 1;
             setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
             setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            s->tuned = 1;
         }
         MHD_suspend_connection(s->conn);
     }
