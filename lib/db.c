@@ -47,11 +47,6 @@ static void set_error(struct db *db, const char *msg)
     e[o] = '\0';
 }
 
-/* A generic plan is made once, from the statistics of that moment: on a young
- * database (tables nearly empty) it would scan whole tables for ever after. Every
- * statement meant for this is a key lookup, so an index path is always right. */
-#define GENERIC_PLANS_SQL "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
-
 static void set_sqlstate(struct db *db, const char *s)
 {
     snprintf(db->sqlstate, sizeof db->sqlstate, "%.5s", s ? s : "");
@@ -118,7 +113,11 @@ enum db_status db_connect(struct db *db)
     }
     PQsetNoticeReceiver(db->conn, notice_receiver, NULL);
     if (db->generic_plans) {
-        PGresult *r = PQexec(db->conn, GENERIC_PLANS_SQL);
+        /* enable_seqscan = off: a generic plan is made once, from the statistics of
+         * that moment; made on a young database (tables nearly empty) it would scan
+         * whole tables for ever after. Every statement meant for this is a key
+         * lookup, so an index path is always right. */
+        PGresult *r = PQexec(db->conn, DB_GENERIC_PLANS_SQL);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!ok) {

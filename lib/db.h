@@ -39,6 +39,9 @@ void db_free(struct db *db);
  * connection running ad-hoc queries, which do better with custom plans.
  */
 void db_set_generic_plans(struct db *db);
+/* The settings it makes, for a connection not held in a struct db (the listener). */
+#define DB_GENERIC_PLANS_SQL "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
+
 
 /* Connects now if not connected. Returns DB_OK or DB_UNAVAILABLE. */
 enum db_status db_connect(struct db *db);

@@ -15,6 +15,7 @@
  */
 #include "listener.h"
 
+#include "db.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -222,7 +223,7 @@ static int connect_and_listen(struct listener *l)
         return -1;
     }
     /* Its statements are few and hot: one plan each (see db_set_generic_plans). */
-    r = PQexec(l->conn, "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off");
+    r = PQexec(l->conn, DB_GENERIC_PLANS_SQL);
     int set = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {

@@ -7,6 +7,21 @@
 -- touches them all; what is left per user is the NOTIFY itself. Same locks in the
 -- same order, same notices (bench/README.md has the numbers).
 
+-- The text of a presence notice, in one place (the heartbeat's reaping sends it
+-- through missive_presence_notify). A plain SQL expression: inlined where used.
+CREATE FUNCTION missive_presence_notice(p_user bigint, p_online boolean, p_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('type', 'presence', 'user_id', p_user, 'online', p_online,
+                              'last_active_at', missive_ts(p_at))::text
+$$;
+
+CREATE OR REPLACE FUNCTION missive_presence_notify(p_user bigint, p_online boolean) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_notify('missive_ephemeral', missive_presence_notice(p_user, p_online,
+        (SELECT last_active_at FROM users WHERE id = p_user)))
+$$;
+
 CREATE OR REPLACE FUNCTION missive_presence_arrive(p_instance text, p_users bigint[], p_timeout integer)
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -33,8 +48,7 @@ BEGIN
         UPDATE users u SET last_active_at = now() FROM came c WHERE u.id = c.user_id
         RETURNING u.id, u.last_active_at
     LOOP
-        PERFORM pg_notify('missive_ephemeral', jsonb_build_object('type', 'presence',
-            'user_id', r.id, 'online', true, 'last_active_at', missive_ts(r.last_active_at))::text);
+        PERFORM pg_notify('missive_ephemeral', missive_presence_notice(r.id, true, r.last_active_at));
     END LOOP;
 END
 $$;
@@ -60,8 +74,7 @@ BEGIN
                       AND i.heartbeat_at > now() - make_interval(secs => p_timeout)) AS elsewhere
     LOOP
         IF NOT r.elsewhere THEN
-            PERFORM pg_notify('missive_ephemeral', jsonb_build_object('type', 'presence',
-                'user_id', r.id, 'online', false, 'last_active_at', missive_ts(r.last_active_at))::text);
+            PERFORM pg_notify('missive_ephemeral', missive_presence_notice(r.id, false, r.last_active_at));
         END IF;
     END LOOP;
 END
